@@ -1,0 +1,77 @@
+"""Counter-based random streams shared by every backend.
+
+Each trajectory owns independent streams identified by ``(seed, trajectory,
+substream)``; the ``j``-th uniform of step ``t`` is a pure function of those
+numbers and of the counter ``t * slots + j``. Nothing depends on the order in
+which trajectories are computed, so results are identical for any thread
+count, and the NumPy functions below reproduce the Numba ones bit for bit.
+
+The generator is SplitMix64 (Steele, Lea & Flood 2014) used in random-access
+form: state_c = key + (c + 1) * GAMMA, output = mix(state_c); the key itself
+is a mix of the seed, the trajectory index and the substream index.
+
+Substreams: ``DESCENT`` (the minibatch of the descent gradient), ``ASCENT``
+(an independent ascent minibatch), ``COIN`` (the RST Bernoulli coin).
+"""
+import numpy as np
+from numba import njit
+
+DESCENT, ASCENT, COIN = 0, 1, 2
+
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_TRAJ = np.uint64(0xD1B54A32D192ED03)
+_SUB = np.uint64(0x8CB92BA72F3D8DD7)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_ONE = np.uint64(1)
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@njit(cache=True, inline="always")
+def _mix(z):
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True)
+def stream_key(seed, trajectory, substream):
+    """Key of one trajectory's substream (uint64)."""
+    k = _mix(np.uint64(seed) + GAMMA)
+    k = _mix(k + (np.uint64(trajectory) + _ONE) * _TRAJ)
+    return _mix(k + (np.uint64(substream) + _ONE) * _SUB)
+
+
+@njit(cache=True, inline="always")
+def uniform(key, counter):
+    """Uniform double in [0, 1) with 53 random bits; ``counter`` >= 0."""
+    z = _mix(key + (np.uint64(counter) + _ONE) * GAMMA)
+    return np.float64(z >> _S11) * _INV53
+
+
+# --- NumPy twins (vectorised); used by `draw` and the array backend ---------
+
+def _mix_np(z):
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> _S30)) * _MIX1
+        z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+def stream_keys_np(seed, trajectories, substream):
+    """Keys of trajectories ``0..trajectories-1`` (uint64 array)."""
+    with np.errstate(over="ignore"):
+        k = _mix_np(np.asarray(np.uint64(seed) + GAMMA, dtype=np.uint64))
+        t = np.arange(trajectories, dtype=np.uint64)
+        k = _mix_np(k + (t + _ONE) * _TRAJ)
+        return _mix_np(k + np.uint64(substream + 1) * _SUB)
+
+
+def uniforms_np(keys, counters):
+    """Uniforms for every pair of ``keys`` (shape K) and ``counters`` (shape C): (K, C)."""
+    keys = np.asarray(keys, dtype=np.uint64)[:, None]
+    counters = np.asarray(counters, dtype=np.uint64)[None, :]
+    with np.errstate(over="ignore"):
+        z = _mix_np(keys + (counters + _ONE) * GAMMA)
+    return (z >> _S11).astype(np.float64) * _INV53

@@ -1,0 +1,105 @@
+r"""Least squares, diagonal quadratics and the saddle toy.
+
+Least squares f_i(x) = ½(a_iᵀx − y_i)², f = ½xᵀHx − bᵀx + c0 with H = AᵀA/n:
+- L_i = ‖a_i‖² (the Hessian of f_i is a_i a_iᵀ), L = λ_max(H);
+- PL with μ = the smallest *nonzero* eigenvalue of H, also when A is rank
+  deficient (then f is PL but not strongly convex): f(x) − f* = ½ zᵀHz with z
+  the component of x − x* in range(H), and ‖∇f‖² = zᵀH²z ≥ μ zᵀHz;
+- x* = the minimum-norm minimiser A⁺y, f* = f(x*).
+"""
+import numpy as np
+
+from .. import _validate
+from .base import FiniteSum, SQUARED
+
+
+def _positive_spectrum(hessian, rtol=1e-10):
+    eig = np.linalg.eigvalsh(hessian)
+    top = float(eig[-1])
+    nonzero = eig[eig > rtol * max(top, 0.0)]
+    return top, (float(nonzero[0]) if nonzero.size else None)
+
+
+class LeastSquares(FiniteSum):
+    """f(x) = (1/n) Σ ½(a_iᵀx − y_i)² with L_i, L, μ, f*, x* computed exactly."""
+
+    name = "least squares"
+
+    def __init__(self, A, y, x0=None):
+        A = _validate.finite_array("A", A, ndim=2)
+        y = _validate.finite_array("y", y, shape=(A.shape[0],))
+        hessian = A.T @ A / A.shape[0]
+        L, mu = _positive_spectrum(hessian)
+        if mu is None:
+            raise ValueError("A must have at least one nonzero entry (A = 0 gives a constant objective)")
+        x_star = np.linalg.lstsq(A, y, rcond=None)[0]
+        f_star = float(np.mean(0.5 * (A @ x_star - y) ** 2))
+        super().__init__(A, y, loss=SQUARED, L_i=np.sum(A ** 2, axis=1), L=L, mu=mu,
+                         x_star=x_star, x0=x0, f_star=f_star)
+
+
+def random_least_squares(n, d, *, condition=10.0, rank=None, consistent=False, noise=1.0,
+                         mu=None, seed=0):
+    r"""A seeded random least-squares instance with a prescribed spectrum.
+
+    A = √n · U diag(√λ) Vᵀ with U (n×r), V (d×r) random orthonormal and
+    λ geometric from L = ``condition``·μ down to μ, so that H = AᵀA/n has
+    exactly r = ``rank`` nonzero eigenvalues with λ_max/λ_min⁺ = ``condition``
+    (default μ = 1/condition, i.e. L = 1). ``consistent=True`` sets y = A x_true
+    (interpolation: f* = 0, every ∇f_i(x*) = 0); otherwise ``noise`` times a
+    standard normal is added. x0 ~ N(0, I).
+    """
+    n = _validate.positive_int("n", n)
+    d = _validate.positive_int("d", d)
+    rank = min(n, d) if rank is None else _validate.positive_int("rank", rank)
+    if rank > min(n, d):
+        raise ValueError(f"rank must lie in [1, min(n, d)] = [1, {min(n, d)}], got {rank}")
+    condition = _validate.real("condition", condition, 1.0, np.inf)
+    mu = 1.0 / condition if mu is None else _validate.real("mu", mu, 0.0, np.inf, low_open=True)
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((n, rank)))[0]
+    V = np.linalg.qr(rng.standard_normal((d, rank)))[0]
+    eig = mu * condition ** np.linspace(1.0, 0.0, rank) if rank > 1 else np.array([mu * condition])
+    A = np.sqrt(n) * (U * np.sqrt(eig)) @ V.T
+    x_true = rng.standard_normal(d)
+    y = A @ x_true
+    if not consistent:
+        y = y + _validate.real("noise", noise, 0.0, np.inf) * rng.standard_normal(n)
+    problem = LeastSquares(A, y, x0=rng.standard_normal(d))
+    problem.name = f"least squares (n={n}, d={d}, rank={rank}, κ={condition:g}{', consistent' if consistent else ''})"
+    return problem
+
+
+class Quadratic(FiniteSum):
+    r"""f(x) = ½ Σ_j λ_j x_j² written as a finite sum of n = d one-direction terms.
+
+    f_j(x) = ½ s_j (a_jᵀx)² with a_j = √(d|λ_j|) e_j and s_j = sign λ_j, so that
+    f = (1/d) Σ f_j. Negative eigenvalues make saddles (then f is unbounded below:
+    f*, x*, μ are None). With all λ_j > 0: x* = 0, f* = 0, μ = min λ, L = max λ.
+    Closed-form results assume full batch (``TauNice(d)``).
+    """
+
+    name = "quadratic"
+
+    def __init__(self, eigenvalues, x0=None):
+        lam = _validate.finite_array("eigenvalues", eigenvalues, ndim=1)
+        if np.any(lam == 0):
+            raise ValueError("eigenvalues must be nonzero (a zero eigenvalue gives a flat direction)")
+        d = lam.size
+        A = np.diag(np.sqrt(d * np.abs(lam)))
+        positive = bool(np.all(lam > 0))
+        super().__init__(A, np.zeros(d), loss=SQUARED, signs=np.sign(lam), L_i=d * np.abs(lam),
+                         L=float(np.max(np.abs(lam))), mu=float(np.min(lam)) if positive else None,
+                         f_star=0.0 if positive else None, x_star=np.zeros(d) if positive else None,
+                         x0=np.ones(d) if x0 is None else x0)
+        self.eigenvalues = lam
+        self.name = f"quadratic diag({', '.join(f'{v:g}' for v in lam)})"
+
+
+def saddle(a=1.0, c=1.0, x0=(1.0, 1e-3)):
+    """The saddle toy f(x, y) = ½(a x² − c y²) of THEORY.md §4 (a, c > 0)."""
+    a = _validate.real("a", a, 0.0, np.inf, low_open=True)
+    c = _validate.real("c", c, 0.0, np.inf, low_open=True)
+    problem = Quadratic([a, -c], x0=x0)
+    problem.name = f"saddle ½({a:g}x² − {c:g}y²)"
+    return problem
