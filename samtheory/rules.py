@@ -27,7 +27,7 @@ One step of ``Rule`` at iterate x, step t (0-based), with minibatch S_t:
 
 Every gradient evaluation ∇f_S counts once in the ``grad_evals`` metric.
 """
-from dataclasses import dataclass, field, replace, asdict
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -113,8 +113,9 @@ class Rule:
 
     def describe(self):
         out = {}
-        for key, value in asdict(self).items():
-            out[key] = value.describe() if isinstance(value, Schedule) else value
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.describe() if isinstance(value, Schedule) else value
         return out
 
 
