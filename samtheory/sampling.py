@@ -25,6 +25,7 @@ stratified, block j's element ⌊U_j |B_j|⌋.
 """
 from dataclasses import dataclass, field
 import math
+import numbers
 
 import numpy as np
 
@@ -166,7 +167,7 @@ class Stratified(Sampler):
     """
 
     def __init__(self, blocks):
-        if np.ndim(blocks) == 0:
+        if isinstance(blocks, numbers.Integral) or np.isscalar(blocks):
             blocks = _validate.positive_int("blocks", blocks)
         else:
             blocks = [np.asarray(block, dtype=np.int64).ravel() for block in blocks]

@@ -18,8 +18,9 @@ metrics use ``problem.loss_gap`` and ``problem.gradient``.
 Divergence: a trajectory is frozen (never updated again) as soon as its
 iterate has a non-finite entry after an update of step t (``diverged_at`` =
 t + 1), or a recorded ``loss_gap`` / ``grad_norm_sq`` at record step t is
-non-finite (``diverged_at`` = t). Every record from that point on is NaN,
-except ``grad_evals``, which keeps the count spent at the divergence.
+non-finite (``diverged_at`` = t; that record keeps the values computed).
+Every later record is NaN, except ``grad_evals``, which keeps the count spent
+at the divergence.
 """
 import numpy as np
 
@@ -96,9 +97,6 @@ def _run_trajectory(problem, rule, schedule, descent, ascent, coins, r, x, steps
         if j < record_steps.size and record_steps[j] == t:
             gap = problem.loss_gap(x)
             grad_sq = grad_sq_t if grad_sq_t is not None else _squared_norm(problem.gradient(x))
-            if not (np.isfinite(gap) and np.isfinite(grad_sq)):
-                diverged_at = t
-                break
             metrics["loss_gap"][r, j] = gap
             metrics["grad_norm_sq"][r, j] = grad_sq
             metrics["grad_evals"][r, j] = grad_evals
@@ -108,6 +106,9 @@ def _run_trajectory(problem, rule, schedule, descent, ascent, coins, r, x, steps
                 metrics["avg_grad_norm_sq"][r, j] = grad_sq if t == 0 else sum_grad_sq / t
                 metrics["min_grad_norm_sq"][r, j] = grad_sq if t == 0 else min_grad_sq
             j += 1
+            if not (np.isfinite(gap) and np.isfinite(grad_sq)):
+                diverged_at = t      # this record keeps its non-finite values
+                break
         if t == steps:
             break
         if track_iterates:
@@ -120,7 +121,7 @@ def _run_trajectory(problem, rule, schedule, descent, ascent, coins, r, x, steps
             diverged_at = t + 1
             break
 
-    # Records from the divergence on: NaN (already), except the evaluation count.
+    # Later records stay NaN, except the evaluation count, frozen at the divergence.
     metrics["grad_evals"][r, j:] = grad_evals
     return x, diverged_at
 
