@@ -55,7 +55,7 @@ def array_in_range(name, arr, low, high, low_open=False, high_open=False):
     if np.any(bad):
         first = np.flatnonzero(np.ravel(bad))[0]
         raise ValueError(f"{name} must lie in {interval(low, high, low_open, high_open)} "
-                         f"at every entry, got {np.ravel(arr)[first]!r} at index {first}")
+                         f"at every entry, got {float(np.ravel(arr)[first])!r} at index {first}")
     return arr
 
 

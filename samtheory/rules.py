@@ -149,6 +149,7 @@ def USAM(lr, rho, **options):
 def AdaSAM(lr, rho, beta1=0.9, beta2=0.999, eps=1e-8, **options):
     """SAM ascent with an AMSGrad step: no bias correction, v̂_0 = ε², no ε in the denominator."""
     _validate.real("eps", eps, 0.0, np.inf, low_open=True)
+    _validate.real("beta1", beta1, 0.0, 1.0, high_open=True)
     return Rule(lr=lr, rho=rho, lam=1.0, base="adam", momentum=beta1, beta2=beta2,
                 vhat_init=eps ** 2, amsgrad=True, name="AdaSAM", **options)
 
@@ -160,6 +161,7 @@ def AMSGrad(lr, beta1=0.9, beta2=0.999, eps=1e-8):
 
 def Adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False):
     """Adam in torch's convention: bias correction, ε added to √v̂, v̂ max starts at 0."""
+    _validate.real("beta1", beta1, 0.0, 1.0, high_open=True)
     return Rule(lr=lr, base="adam", momentum=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad,
                 bias_correction=True, name="AMSGradTorch" if amsgrad else "Adam")
 

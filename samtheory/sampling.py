@@ -170,9 +170,12 @@ class Stratified(Sampler):
         if isinstance(blocks, numbers.Integral) or np.isscalar(blocks):
             blocks = _validate.positive_int("blocks", blocks)
         else:
-            blocks = [np.asarray(block, dtype=np.int64).ravel() for block in blocks]
+            blocks = [np.asarray(block).ravel() for block in blocks]
             if any(block.size == 0 for block in blocks):
                 raise ValueError("blocks must all be non-empty")
+            if any(not np.issubdtype(block.dtype, np.integer) for block in blocks):
+                raise ValueError("blocks must hold integer sample indices")
+            blocks = [block.astype(np.int64) for block in blocks]
         self.blocks = blocks
 
     def partition(self, problem):
@@ -258,5 +261,7 @@ def draw(sampler, problem, steps, trajectories, seed, substream=_rng.DESCENT):
 
 def draw_coins(steps, trajectories, seed):
     """The RST coin uniforms U[r, t]: step t of trajectory r perturbs iff U[r, t] < p_t."""
+    steps = _validate.positive_int("steps", steps)
+    trajectories = _validate.positive_int("trajectories", trajectories)
     keys = _rng.stream_keys_np(seed, trajectories, _rng.COIN)
     return _rng.uniforms_np(keys, np.arange(steps))

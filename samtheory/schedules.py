@@ -100,12 +100,14 @@ class Explicit(Schedule):
     def values(self, steps):
         if callable(self.source):
             out = np.asarray(self.source(np.arange(steps)), dtype=np.float64)
-            out = np.broadcast_to(out, (steps,)).copy()
-        else:
-            out = np.asarray(self.source, dtype=np.float64)
-            if out.shape != (steps,):
-                raise ValueError(f"an explicit schedule array must have shape ({steps},) "
-                                 f"for a run of {steps} steps, got {out.shape}")
+            if out.shape not in ((), (steps,)):
+                raise ValueError(f"a schedule callable must return a scalar or shape ({steps},) "
+                                 f"for a run of {steps} steps, got shape {out.shape}")
+            return np.broadcast_to(out, (steps,)).copy()
+        out = np.asarray(self.source, dtype=np.float64)
+        if out.shape != (steps,):
+            raise ValueError(f"an explicit schedule array must have shape ({steps},) "
+                             f"for a run of {steps} steps, got {out.shape}")
         return out
 
     def describe(self):
@@ -150,7 +152,10 @@ def as_schedule(value, name):
 
 def evaluate(schedule, steps, name, low=-math.inf, high=math.inf, low_open=False):
     """Values of ``schedule`` over ``steps`` steps, each checked to lie in the range."""
-    vals = np.ascontiguousarray(schedule.values(steps), dtype=np.float64)
+    try:
+        vals = np.ascontiguousarray(schedule.values(steps), dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
     if vals.shape != (steps,):
         raise ValueError(f"{name} schedule must give {steps} values, got shape {vals.shape}")
     if not np.all(np.isfinite(vals)):

@@ -14,6 +14,7 @@ problem is data (A, y, s, c, z) plus two integers, not code. The NumPy methods
 here are the plain reference implementation of f_i, ∇f_i, f and ∇f.
 """
 import numpy as np
+from scipy.special import expit
 
 from .. import _validate
 
@@ -113,7 +114,7 @@ class FiniteSum:
             s = self.signs[idx]
             return 0.5 * s * (u - y) ** 2, s * (u - y)
         m = -y * u  # log(1 + e^m) and its derivative in u, computed stably
-        return np.logaddexp(0.0, m), -y / (1.0 + np.exp(-m))
+        return np.logaddexp(0.0, m), -y * expit(m)
 
     def sample_losses(self, x, indices=None):
         """f_i(x) for the given sample indices (all by default)."""

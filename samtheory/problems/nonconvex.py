@@ -38,11 +38,17 @@ def sine_pl_ratio(k):
         raise ValueError(f"λ_j/c must lie in ({2 * SINC_MIN:.6f}, inf) for PL (else g_j has a "
                          f"spurious stationary point), got {k!r}")
     ratio = lambda t: (k * t + np.sin(2 * t)) ** 2 / (k * t * t + 2 * np.sin(t) ** 2)
-    # Beyond t_max the ratio exceeds (k t − 1)²/(k t² + 2) > k − 2/t: the infimum lies inside.
+    # For k t > 1 the ratio is >= (k t − 1)²/(k t² + 2) = k − (2kt + 2k − 1)/(k t² + 2)
+    # >= k − 2/t − 2/t²: once the grid minimum lies below that bound at t_max, the
+    # infimum over t > t_max cannot be smaller.
     t_max = 50.0 + 200.0 / k
-    grid = np.linspace(1e-3, t_max, 400_000)
-    vals = ratio(grid)
-    j = int(np.argmin(vals))
+    while True:
+        grid = np.linspace(1e-3, t_max, int(1000 * t_max) + 1)
+        vals = ratio(grid)
+        j = int(np.argmin(vals))
+        if vals[j] < k - 2.0 / t_max - 2.0 / t_max ** 2:
+            break
+        t_max *= 2.0
     step = grid[1] - grid[0]
     res = minimize_scalar(ratio, bounds=(max(grid[j] - step, 1e-6), grid[j] + step),
                           method="bounded", options={"xatol": 1e-12})
