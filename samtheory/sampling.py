@@ -3,7 +3,8 @@ r"""Arbitrary samplings and the exact index/weight streams the engine uses.
 A sampling draws a random multiset S of {0..n−1} with weights v_i, E[v_i] = 1,
 and the gradient estimator is ∇f_S(x) = (1/n) Σ_i v_i ∇f_i(x) (THEORY.md §1).
 Each draw k of a step is stored as an index i_k and a weight w_k = v_{i_k}/n
-(per occurrence), so that ∇f_S(x) = Σ_k w_k ∇f_{i_k}(x):
+(per occurrence; a function of i_k alone, tabulated once in
+``BoundSampler.index_weights``), so that ∇f_S(x) = Σ_k w_k ∇f_{i_k}(x):
 
 =====================  ================================  ======================
 sampler                draw                              weight w_k
@@ -23,7 +24,7 @@ cumsum(p)_i > U; τ-nice, Floyd's algorithm (for j = n−b .. n−1: i = ⌊U (j
 replaced by j when already chosen); independent, i ∈ S iff U_i < p_i;
 stratified, block j's element ⌊U_j |B_j|⌋.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import math
 import numbers
 
@@ -65,6 +66,7 @@ class BoundSampler:
     table: np.ndarray = field(repr=False)
     offsets: np.ndarray = field(repr=False)
     probabilities: np.ndarray = field(repr=False)   # per-index probability p_i (as the table defines)
+    index_weights: np.ndarray = field(repr=False)   # (n,) weight w of one draw of index i
 
 
 def _check_batch(b, n, name="b"):
@@ -106,7 +108,7 @@ class WithReplacement(Sampler):
         cum = np.cumsum(p)
         cum[-1] = 1.0   # a draw U < 1 always lands on an index
         return BoundSampler(WITH_REPLACEMENT, problem.n, self.b, self.b, self.b, self.p is None,
-                            cum, np.zeros(1, dtype=np.int64), p)
+                            cum, np.zeros(1, dtype=np.int64), p, 1.0 / (problem.n * self.b * p))
 
 
 class Importance(WithReplacement):
@@ -119,10 +121,7 @@ class Importance(WithReplacement):
         return problem.L_i / problem.L_i.sum()
 
     def bind(self, problem):
-        bound = super().bind(problem)
-        return BoundSampler(WITH_REPLACEMENT, bound.n, bound.batch, bound.max_batch,
-                            bound.uniforms_per_step, False, bound.table, bound.offsets,
-                            bound.probabilities)
+        return replace(super().bind(problem), uniform_probabilities=False)
 
 
 class TauNice(Sampler):
@@ -134,7 +133,7 @@ class TauNice(Sampler):
     def bind(self, problem):
         b = _check_batch(self.b, problem.n)
         return BoundSampler(TAU_NICE, problem.n, b, b, b, True, np.zeros(1), np.zeros(1, dtype=np.int64),
-                            np.full(problem.n, b / problem.n))
+                            np.full(problem.n, b / problem.n), np.full(problem.n, 1.0 / b))
 
 
 class Independent(Sampler):
@@ -156,7 +155,7 @@ class Independent(Sampler):
     def bind(self, problem):
         p = self.probabilities(problem)
         return BoundSampler(INDEPENDENT, problem.n, int(math.ceil(p.sum())), problem.n, problem.n,
-                            False, p, np.zeros(1, dtype=np.int64), p)
+                            False, p, np.zeros(1, dtype=np.int64), p, 1.0 / (problem.n * p))
 
 
 class Stratified(Sampler):
@@ -193,12 +192,13 @@ class Stratified(Sampler):
         parts = self.partition(problem)
         sizes = np.array([part.size for part in parts])
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        probs = np.empty(problem.n)
+        probs, weights = np.empty(problem.n), np.empty(problem.n)
         for part in parts:
             probs[part] = 1.0 / part.size
+            weights[part] = part.size / problem.n
         table = np.concatenate(parts).astype(np.float64)
         return BoundSampler(STRATIFIED, problem.n, len(parts), len(parts), len(parts), False,
-                            table, offsets, probs)
+                            table, offsets, probs, weights)
 
     def describe(self):
         blocks = self.blocks if isinstance(self.blocks, int) else [b.tolist() for b in self.blocks]
@@ -236,26 +236,26 @@ def draw(sampler, problem, steps, trajectories, seed, substream=_rng.DESCENT):
         else:
             idx = np.minimum(np.searchsorted(bound.table, U, side="right"), n - 1)
         indices[:] = idx
-        weights[:] = 1.0 / (n * bound.batch * bound.probabilities[idx])
+        weights[:] = bound.index_weights[idx]
     elif bound.kind == TAU_NICE:
         b = bound.batch
         for k, j in enumerate(range(n - b, n)):
             cand = np.minimum((U[..., k] * (j + 1)).astype(np.int64), j)
             taken = np.any(indices[..., :k] == cand[..., None], axis=-1)
             indices[..., k] = np.where(taken, j, cand)
-        weights[:] = 1.0 / b
+        weights[:] = bound.index_weights[indices]
     elif bound.kind == INDEPENDENT:
         inside = U < bound.table
         counts = inside.sum(axis=-1)
         order = np.argsort(~inside, axis=-1, kind="stable")   # included indices first, ascending
         slot = np.arange(m) < counts[..., None]
         indices[:] = np.where(slot, order, -1)
-        weights[:] = np.where(slot, 1.0 / (n * bound.table[order]), 0.0)
+        weights[:] = np.where(slot, bound.index_weights[order], 0.0)
     else:  # STRATIFIED
         starts, sizes = bound.offsets[:-1], np.diff(bound.offsets)
         pos = np.minimum((U * sizes).astype(np.int64), sizes - 1)
         indices[:] = bound.table[starts + pos].astype(np.int64)
-        weights[:] = sizes / n
+        weights[:] = bound.index_weights[indices]
     return Stream(indices, weights, counts)
 
 

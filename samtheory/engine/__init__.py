@@ -108,7 +108,7 @@ def _run_numba(problem, rule, bound, schedules, starts, seed, rec, track):
                problem.loss_reference,
                bound.kind, bound.uniform_probabilities, bound.batch, bound.max_batch,
                bound.uniforms_per_step, np.ascontiguousarray(bound.table, dtype=np.float64),
-               bound.offsets, bound.probabilities,
+               bound.offsets, bound.index_weights,
                schedules["lr"], schedules["rho"], schedules["lam"], schedules["perturb_prob"],
                _ASCENTS[rule.ascent], rule.ascent_batch == "independent", _GRST[rule.grst_mode],
                rule.grst_alpha, rule.stable, rule.stable_cap, _BASES[rule.base], rule.momentum,

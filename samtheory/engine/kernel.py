@@ -24,7 +24,7 @@ GUARD = 1e-12
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def draw_batch(kind, n, batch, uniform_p, table, offsets, probs, key, step, uniforms, idx, w):
+def draw_batch(kind, n, batch, uniform_p, table, offsets, weights, key, step, uniforms, idx, w):
     """Fill idx/w with the minibatch of ``step``; return its size (rules in ``sampling``)."""
     base = step * uniforms
     if kind == WITH_REPLACEMENT:
@@ -35,7 +35,7 @@ def draw_batch(kind, n, batch, uniform_p, table, offsets, probs, key, step, unif
             else:
                 i = min(np.searchsorted(table, u, side="right"), n - 1)
             idx[k] = i
-            w[k] = 1.0 / (n * batch * probs[i])
+            w[k] = weights[i]
         return batch
     if kind == TAU_NICE:
         for k in range(batch):
@@ -46,22 +46,23 @@ def draw_batch(kind, n, batch, uniform_p, table, offsets, probs, key, step, unif
                     cand = j
                     break
             idx[k] = cand
-            w[k] = 1.0 / batch
+            w[k] = weights[cand]
         return batch
     if kind == INDEPENDENT:
         count = 0
         for i in range(n):
             if uniform(key, base + i) < table[i]:
                 idx[count] = i
-                w[count] = 1.0 / (n * table[i])
+                w[count] = weights[i]
                 count += 1
         return count
     for k in range(batch):  # STRATIFIED
         start = offsets[k]
         size = offsets[k + 1] - start
         pos = min(int(uniform(key, base + k) * size), size - 1)
-        idx[k] = int(table[start + pos])
-        w[k] = size / n
+        i = int(table[start + pos])
+        idx[k] = i
+        w[k] = weights[i]
     return batch
 
 
@@ -154,7 +155,7 @@ def objective(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, exact_gap,
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exact_gap, f_ref,
-        skind, uniform_p, batch, max_batch, uniforms, table, offsets, probs,
+        skind, uniform_p, batch, max_batch, uniforms, table, offsets, weights,
         lr, rho, lam, prob, ascent, indep_ascent, grst_mode, alpha, stable, cap,
         base, beta1, beta2, eps, vhat_init, amsgrad, bias_correction,
         x0, seed, record_steps, track,
@@ -215,7 +216,7 @@ def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exac
             if t == steps:
                 break
             # ---- one step ----
-            count = draw_batch(skind, A.shape[0], batch, uniform_p, table, offsets, probs,
+            count = draw_batch(skind, A.shape[0], batch, uniform_p, table, offsets, weights,
                                key_descent, t, uniforms, idx, w)
             perturb = rho[t] > 0.0 and uniform(key_coin, t) < prob[t]
             need_g = (not perturb) or (ascent == 0 and indep_ascent == 0) or stable or grst_mode == 1
@@ -230,7 +231,7 @@ def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exac
                     for j in range(d):
                         dirn[j] = -m[j]
                 elif indep_ascent:
-                    count2 = draw_batch(skind, A.shape[0], batch, uniform_p, table, offsets, probs,
+                    count2 = draw_batch(skind, A.shape[0], batch, uniform_p, table, offsets, weights,
                                         key_ascent, t, uniforms, idx2, w2)
                     batch_gradient(loss_kind, reg_kind, A, y, s, c, z, x, idx2, w2, count2, dirn)
                     evals += 1
