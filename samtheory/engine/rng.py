@@ -37,7 +37,8 @@ def _mix(z):
 
 @njit(cache=True)
 def stream_key(seed, trajectory, substream):
-    """Key of one trajectory's substream (uint64)."""
+    """Key of one trajectory's substream (uint64; from Python, wrap it in ``np.uint64``
+    before passing it back: keys above 2**63 do not fit the int64 Numba infers for ints)."""
     k = _mix(np.uint64(seed) + GAMMA)
     k = _mix(k + (np.uint64(trajectory) + _ONE) * _TRAJ)
     return _mix(k + (np.uint64(substream) + _ONE) * _SUB)
@@ -46,7 +47,8 @@ def stream_key(seed, trajectory, substream):
 @njit(cache=True, inline="always")
 def uniform(key, counter):
     """Uniform double in [0, 1) with 53 random bits; ``counter`` >= 0."""
-    z = _mix(key + (np.uint64(counter) + _ONE) * GAMMA)
+    # Cast first: Numba promotes int64 + uint64 to float64.
+    z = _mix(np.uint64(key) + (np.uint64(counter) + _ONE) * GAMMA)
     return np.float64(z >> _S11) * _INV53
 
 
