@@ -33,7 +33,7 @@ import numpy as np
 from . import _validate
 from .engine import rng as _rng
 
-WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, STRATIFIED = 0, 1, 2, 3
+from .engine.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, STRATIFIED
 
 
 class Sampler:

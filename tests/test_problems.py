@@ -477,3 +477,32 @@ def test_loss_gap_is_f_minus_f_star(kind):
         direct = problem.loss(x) - problem.f_star
         assert problem.loss_gap(x) == pytest.approx(direct, rel=1e-9, abs=1e-14)
     assert problem.loss_gap(problem.x_star) == pytest.approx(0.0, abs=1e-14)
+
+
+# -- precision of the constants and of the loss gap ------------------------------
+
+@pytest.mark.parametrize("condition", [1e11, 1e13])
+def test_mu_resolved_for_extreme_condition_numbers(condition):
+    """μ comes from the singular values of A, so H's smallest eigenvalue is resolved
+    far beyond the 1e-10 relative floor of an eigendecomposition of AᵀA/n."""
+    p = random_least_squares(40, 8, condition=condition, seed=2)
+    assert p.mu == pytest.approx(1.0 / condition, rel=1e-6)
+    assert p.L == pytest.approx(1.0, rel=1e-9)
+
+
+def test_sine_loss_gap_has_no_cancellation():
+    """Large targets make c0 = ½ mean y² ~ 1e8; the gap near x* must still be exact
+    (½zᵀHz + c Σ sin² z_j) in both backends, never negative."""
+    base = random_sine_least_squares(64, 4, seed=0)
+    x_star = 1e4 * base.x_star
+    p = SineLeastSquares(base.A, x_star, 1.0, x0=x_star + 1e-3)
+    z = np.full(4, 1e-3)
+    exact = 0.5 * z @ p.hessian @ z + np.sum(np.sin(z) ** 2)
+    assert p.loss_gap(p.x0) == pytest.approx(exact, rel=1e-12)
+    assert p.loss_gap(x_star) == 0.0
+    runs = [st.simulate(p, st.SGD(0.01), st.TauNice(64), steps=3000, trajectories=1,
+                        record_every=500, backend=b) for b in ("numba", "reference")]
+    gaps = [r.metrics["loss_gap"][0] for r in runs]
+    assert gaps[0][0] == pytest.approx(exact, rel=1e-12)
+    assert np.all(gaps[0] >= 0)
+    np.testing.assert_allclose(gaps[0], gaps[1], rtol=1e-9, atol=1e-300)

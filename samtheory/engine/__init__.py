@@ -80,7 +80,6 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
               "steps": steps, "trajectories": trajectories, "record_every": record_every,
               "track_iterates": bool(track_iterates), "backend": backend,
               "x0": "problem default" if x0 is None else "given"}
-    config["problem"]["reg_strength"] = problem.reg_strength
     schedules = {"lr": lr, "rho": rho, "lam": lam, "perturb_prob": prob}
     problem_data = {"A": problem.A, "y": problem.y, "signs": problem.signs,
                     "reg_center": problem.reg_center}
@@ -104,8 +103,8 @@ def _run_numba(problem, rule, bound, schedules, starts, seed, rec, track):
     x_star = problem.x_star if problem.x_star is not None else np.zeros(d)
     kernel.run(problem.loss_kind, problem.reg_kind, problem.A, problem.y, problem.signs,
                problem.reg_strength, problem.reg_center, problem.hessian, problem.linear,
-               problem.constant, x_star, problem.x_star is not None, problem._exact_quadratic_gap,
-               problem.loss_reference,
+               problem.constant, x_star, problem.x_star is not None, problem.exact_gap,
+               problem.gap_offset if problem.exact_gap else problem.loss_reference,
                bound.kind, bound.uniform_probabilities, bound.batch, bound.max_batch,
                bound.uniforms_per_step, np.ascontiguousarray(bound.table, dtype=np.float64),
                bound.offsets, bound.index_weights,

@@ -14,12 +14,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .codes import (SQUARED, NONE, SINE, WITH_REPLACEMENT, TAU_NICE, INDEPENDENT)
 from .rng import stream_key, uniform
 
 FASTMATH = {"reassoc", "contract", "nsz"}
-SQUARED, LOGISTIC = 0, 1
-NONE, SINE, RATIONAL = 0, 1, 2
-WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, STRATIFIED = 0, 1, 2, 3
 GUARD = 1e-12
 
 
@@ -38,6 +36,11 @@ def draw_batch(kind, n, batch, uniform_p, table, offsets, weights, key, step, un
             w[k] = weights[i]
         return batch
     if kind == TAU_NICE:
+        if batch == n:   # full batch: every index, in order
+            for k in range(n):
+                idx[k] = k
+                w[k] = weights[k]
+            return n
         for k in range(batch):
             j = n - batch + k
             cand = min(int(uniform(key, base + k) * (j + 1)), j)
@@ -101,13 +104,25 @@ def _add_regulariser_gradient(reg_kind, scale, z, x, out):
             out[j] += scale * 2.0 * t / (q * q)
 
 
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _regulariser_value(reg_kind, t):
+    if reg_kind == SINE:
+        return math.sin(t) ** 2
+    q = t * t
+    return q / (1.0 + q) if q < 1.0 else 1.0 - 1.0 / (1.0 + q)   # no inf/inf for huge t
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def objective(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, exact_gap, f_ref, x, tmp, grad):
-    """Return f(x) − f_ref and fill grad = ∇f(x) (tmp: scratch of length d)."""
+    """Return f(x) − f_ref and fill grad = ∇f(x) (tmp: scratch of length d).
+
+    With ``exact_gap`` (squared loss, H x* = lin) the quadratic part is
+    ½(x − x*)ᵀH(x − x*) and ``f_ref`` holds the offset ℓ(x*) − f_ref, so the gap
+    suffers no cancellation near the optimum."""
     n, d = A.shape
     f = 0.0
     if loss_kind == SQUARED:
-        if exact_gap:   # f − f* = ½ (x − x*)ᵀ H (x − x*) with H x* = lin
+        if exact_gap:
             for j in range(d):
                 tmp[j] = x[j] - x_star[j]
         else:
@@ -122,7 +137,7 @@ def objective(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, exact_gap,
         for j in range(d):
             quad += tmp[j] * grad[j]
         if exact_gap:
-            f = 0.5 * quad
+            f = 0.5 * quad + f_ref
         else:
             lin_term = 0.0
             for j in range(d):
@@ -143,12 +158,10 @@ def objective(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, exact_gap,
                 grad[j] += coef * A[i, j]
         f = f / n - f_ref
     if reg_kind != NONE:
+        reg = 0.0
         for j in range(d):
-            t = x[j] - z[j]
-            if reg_kind == SINE:
-                f += c * math.sin(t) ** 2
-            else:
-                f += c * t * t / (1.0 + t * t)
+            reg += _regulariser_value(reg_kind, x[j] - z[j])
+        f += c * reg
         _add_regulariser_gradient(reg_kind, c, z, x, grad)
     return f
 
@@ -262,16 +275,16 @@ def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exac
                         ratio = min(1.0, ratio)
                     for j in range(d):
                         h[j] *= ratio
-            total = 0.0
+            total = 0.0   # stays 0 unless some x_j is inf/NaN (0·inf = NaN; nnan is off)
             if base == 0:
                 for j in range(d):
                     x[j] -= lr[t] * h[j]
-                    total += x[j]
+                    total += x[j] * 0.0
             elif base == 1:
                 for j in range(d):
                     m[j] = beta1 * m[j] + h[j]
                     x[j] -= lr[t] * m[j]
-                    total += x[j]
+                    total += x[j] * 0.0
             else:
                 c1 = 1.0 - beta1 ** (t + 1) if bias_correction else 1.0
                 c2 = 1.0 - beta2 ** (t + 1) if bias_correction else 1.0
@@ -283,7 +296,7 @@ def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exac
                     else:
                         vh[j] = v[j]
                     x[j] -= lr[t] * (m[j] / c1) / (math.sqrt(vh[j] / c2) + eps)
-                    total += x[j]
+                    total += x[j] * 0.0
             if not math.isfinite(total):
                 diverged_at[r] = t + 1
                 break

@@ -17,9 +17,7 @@ import numpy as np
 from scipy.special import expit
 
 from .. import _validate
-
-SQUARED, LOGISTIC = 0, 1
-NONE, SINE, RATIONAL = 0, 1, 2
+from ..engine.codes import LOSSES, REGULARISERS, SQUARED, LOGISTIC, NONE, SINE, RATIONAL  # noqa: F401
 
 
 class FiniteSum:
@@ -48,23 +46,26 @@ class FiniteSum:
 
     def __init__(self, A, y, *, loss, signs=None, regulariser=NONE, reg_strength=0.0,
                  reg_center=None, L_i, L, mu=None, f_star=None, f_inf=None, x_star=None, x0=None):
-        A = _validate.finite_array("A", A, ndim=2)
+        contiguous = lambda name, value, **shape: np.ascontiguousarray(
+            _validate.finite_array(name, value, **shape))
+        A = contiguous("A", A, ndim=2)
         n, d = A.shape
-        self.A = np.ascontiguousarray(A)
-        self.y = _validate.finite_array("y", y, shape=(n,))
-        self.signs = np.ones(n) if signs is None else _validate.finite_array("signs", signs, shape=(n,))
+        self.A = A
+        self.y = contiguous("y", y, shape=(n,))
+        self.signs = np.ones(n) if signs is None else contiguous("signs", signs, shape=(n,))
         self.n, self.d = n, d
-        self.loss_kind, self.reg_kind = int(loss), int(regulariser)
-        self.reg_strength = float(reg_strength)
-        self.reg_center = np.zeros(d) if reg_center is None else _validate.finite_array(
+        self.loss_kind = _validate.choice("loss", loss, LOSSES)
+        self.reg_kind = _validate.choice("regulariser", regulariser, REGULARISERS)
+        self.reg_strength = _validate.real("reg_strength", reg_strength, 0.0, np.inf)
+        self.reg_center = np.zeros(d) if reg_center is None else contiguous(
             "reg_center", reg_center, shape=(d,))
-        self.L_i = np.asarray(L_i, dtype=np.float64)
-        self.L = float(L)
-        self.mu = None if mu is None else float(mu)
-        self.f_star = None if f_star is None else float(f_star)
-        self.f_inf = self.f_star if f_inf is None else float(f_inf)
-        self.x_star = None if x_star is None else np.asarray(x_star, dtype=np.float64)
-        self.x0 = np.zeros(d) if x0 is None else _validate.finite_array("x0", x0, shape=(d,))
+        self.L_i = _validate.array_in_range("L_i", contiguous("L_i", L_i, shape=(n,)), 0.0, np.inf)
+        self.L = _validate.real("L", L, 0.0, np.inf)
+        self.mu = None if mu is None else _validate.real("mu", mu, 0.0, np.inf, low_open=True)
+        self.f_star = None if f_star is None else _validate.real("f_star", f_star)
+        self.f_inf = self.f_star if f_inf is None else _validate.real("f_inf", f_inf)
+        self.x_star = None if x_star is None else contiguous("x_star", x_star, shape=(d,))
+        self.x0 = np.zeros(d) if x0 is None else contiguous("x0", x0, shape=(d,))
         # Quadratic part of f for squared losses: f = ½xᵀHx − bᵀx + c0 (+ regulariser).
         if self.loss_kind == SQUARED:
             sA = self.signs[:, None] * self.A
@@ -75,6 +76,18 @@ class FiniteSum:
             self.hessian = np.zeros((d, d))
             self.linear = np.zeros(d)
             self.constant = 0.0
+        # Exact loss gap: with a squared loss and H x* = b, f(x) − f_ref equals
+        # ½(x − x*)ᵀH(x − x*) + [ℓ(x*) − f_ref] + c Σ r(x_j − z_j), free of the
+        # cancellation in ½xᵀHx − bᵀx + c0 − f_ref near the optimum.
+        self.exact_gap = False
+        self.gap_offset = 0.0
+        if self.loss_kind == SQUARED and self.x_star is not None:
+            residual = self.hessian @ self.x_star - self.linear
+            scale = np.abs(self.hessian).max() * np.abs(self.x_star).max() + np.abs(self.linear).max()
+            if np.abs(residual).max() <= 1e-10 * max(scale, 1e-300):
+                self.exact_gap = True
+                r = self.A @ self.x_star - self.y
+                self.gap_offset = float(np.mean(0.5 * self.signs * r ** 2)) - self.loss_reference
 
     # -- constants --------------------------------------------------------
     @property
@@ -96,7 +109,8 @@ class FiniteSum:
                 "mu": self.mu, "f_star": self.f_star, "f_inf": self.f_inf}
 
     def describe(self):
-        return {"problem": type(self).__name__, "name": self.name, **self.constants()}
+        return {"problem": type(self).__name__, "name": self.name, **self.constants(),
+                "loss": self.loss_kind, "regulariser": self.reg_kind, "reg_strength": self.reg_strength}
 
     # -- NumPy reference evaluations ---------------------------------------
     def _reg(self, x):
@@ -104,7 +118,9 @@ class FiniteSum:
         if self.reg_kind == SINE:
             return self.reg_strength * np.sum(np.sin(t) ** 2), self.reg_strength * np.sin(2 * t)
         if self.reg_kind == RATIONAL:
-            return (self.reg_strength * np.sum(t ** 2 / (1 + t ** 2)),
+            q = t ** 2   # 1 − 1/(1 + q) avoids inf/inf for huge t
+            value = np.where(q < 1.0, q / (1.0 + q), 1.0 - 1.0 / (1.0 + q))
+            return (self.reg_strength * np.sum(value),
                     self.reg_strength * 2 * t / (1 + t ** 2) ** 2)
         return 0.0, np.zeros_like(x)
 
@@ -137,16 +153,12 @@ class FiniteSum:
         return self.sample_gradients(x).mean(axis=0)
 
     def loss_gap(self, x):
-        """f(x) − ``loss_reference``; for pure quadratics with a known minimiser the
-        exact form ½(x − x*)ᵀH(x − x*) avoids cancellation."""
-        if self._exact_quadratic_gap:
+        """f(x) − ``loss_reference``; with ``exact_gap`` computed as
+        ½(x − x*)ᵀH(x − x*) + ``gap_offset`` + regulariser, without cancellation."""
+        if self.exact_gap:
             z = x - self.x_star
-            return float(0.5 * z @ self.hessian @ z)
+            return float(0.5 * z @ self.hessian @ z) + self.gap_offset + self._reg(x)[0]
         return self.loss(x) - self.loss_reference
-
-    @property
-    def _exact_quadratic_gap(self):
-        return self.loss_kind == SQUARED and self.reg_kind == NONE and self.x_star is not None
 
     def __repr__(self):
         mu = "None" if self.mu is None else f"{self.mu:.4g}"

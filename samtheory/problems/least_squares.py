@@ -10,14 +10,20 @@ Least squares f_i(x) = ½(a_iᵀx − y_i)², f = ½xᵀHx − bᵀx + c0 with H
 import numpy as np
 
 from .. import _validate
-from .base import FiniteSum, SQUARED
+from ..engine.codes import SQUARED
+from .base import FiniteSum
 
 
-def _positive_spectrum(hessian, rtol=1e-10):
-    eig = np.linalg.eigvalsh(hessian)
-    top = float(eig[-1])
-    nonzero = eig[eig > rtol * max(top, 0.0)]
-    return top, (float(nonzero[0]) if nonzero.size else None)
+def _positive_spectrum(A):
+    """(λ_max, smallest nonzero λ) of AᵀA/n from the singular values of A, with
+    NumPy's rank tolerance σ > σ_max · max(n, d) · ε (resolves condition numbers of
+    H = AᵀA/n up to about 1e25, where eigenvalues of AᵀA itself would stop near 1e10)."""
+    n, d = A.shape
+    sigma = np.linalg.svd(A, compute_uv=False)
+    nonzero = sigma[sigma > sigma.max() * max(n, d) * np.finfo(float).eps]
+    if nonzero.size == 0:
+        return 0.0, None
+    return float(nonzero[0] ** 2 / n), float(nonzero[-1] ** 2 / n)
 
 
 class LeastSquares(FiniteSum):
@@ -28,8 +34,7 @@ class LeastSquares(FiniteSum):
     def __init__(self, A, y, x0=None):
         A = _validate.finite_array("A", A, ndim=2)
         y = _validate.finite_array("y", y, shape=(A.shape[0],))
-        hessian = A.T @ A / A.shape[0]
-        L, mu = _positive_spectrum(hessian)
+        L, mu = _positive_spectrum(A)
         if mu is None:
             raise ValueError("A must have at least one nonzero entry (A = 0 gives a constant objective)")
         x_star = np.linalg.lstsq(A, y, rcond=None)[0]
