@@ -7,7 +7,7 @@
     >>> print(out.report())
 """
 from . import problems, rules, sampling, schedules
-from .engine import simulate
+from .engine.simulate import simulate
 from .results import Trajectories
 from .rules import (SGD, HeavyBall, SAM, USAM, UnifiedSAM, AdaSAM, AMSGrad, Adam, StableSAM, RST,
                     GRST, MSAM, Rule)

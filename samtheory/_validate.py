@@ -59,6 +59,20 @@ def array_in_range(name, arr, low, high, low_open=False, high_open=False):
     return arr
 
 
+def seed(value, name="seed"):
+    """Return ``value`` as int, requiring an integer in [0, 2**64)."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
+            or not 0 <= value < 2 ** 64):
+        raise ValueError(f"{name} must be an integer in [0, 2**64), got {value!r}")
+    return int(value)
+
+
+def instance(name, value, cls, what):
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    return value
+
+
 def choice(name, value, allowed):
     if value not in allowed:
         raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")

@@ -12,7 +12,7 @@ import sys
 import time
 
 from . import problems, rules, sampling
-from .engine import simulate
+from .engine.simulate import simulate
 
 PROBLEMS = {
     "least-squares": lambda seed: problems.random_least_squares(256, 64, condition=10, seed=seed),

@@ -4,7 +4,8 @@ File format (``.npz``, written by ``Trajectories.save``): arrays ``steps``
 (records,), ``metric/<name>`` (trajectories, records), ``final_x``
 (trajectories, d), ``diverged_at`` (trajectories,; −1 = never),
 ``schedule/<lr|rho|lam|perturb_prob>`` (steps,), ``problem/<A|y|signs|reg_center>``
-(the problem's data) and ``config``, a 0-d string holding JSON:
+(the problem's data), ``problem/x0`` (trajectories, d) (the starting points used)
+and ``config``, a 0-d string holding JSON:
 {"format": 1, "samtheory_version", "problem" (class, name, constants, reg_strength),
 "rule" (every field of ``rules.Rule``), "sampler", "seed", "steps",
 "trajectories", "record_every", "track_iterates", "backend", "x0"}.
@@ -26,8 +27,10 @@ class Trajectories:
         The iteration counts t at which metrics were recorded (x_t after t steps).
     metrics : dict of name -> (trajectories, records) array
         ``loss_gap`` f(x_t) − (f* or f_inf or 0), ``grad_norm_sq`` ‖∇f(x_t)‖²,
-        ``dist_sq`` ‖x_t − x*‖² (where x* is known), ``grad_evals`` stochastic
-        gradient evaluations spent before x_t, and with ``track_iterates`` the
+        ``dist_sq`` ‖x_t − x*‖² (where x* is known; for rank-deficient least squares
+        x* is the minimum-norm minimiser A⁺y, not the nearest one, so this plateaus at
+        the null-space part of x_0 − x*), ``grad_evals`` (int) stochastic gradient
+        evaluations spent before x_t, and with ``track_iterates`` the
         running ``avg_grad_norm_sq`` (1/t) Σ_{s<t} ‖∇f(x_s)‖² and
         ``min_grad_norm_sq`` min_{s<t} ‖∇f(x_s)‖² (at t = 0: ‖∇f(x_0)‖²).
         Records after a divergence are NaN.
@@ -36,6 +39,8 @@ class Trajectories:
         The step at which the iterate or a metric became inf/NaN, −1 if never.
     schedules : dict of name -> (steps,) array
     config : dict
+    problem_data : dict of name -> array
+        The problem's data arrays and the starting points (see the file format).
     """
 
     def __init__(self, steps, metrics, final_x, diverged_at, schedules, config, problem_data=None):
@@ -98,7 +103,8 @@ class Trajectories:
 
     # -- persistence -----------------------------------------------------
     def save(self, path):
-        """Write the documented ``.npz`` format (see the module docstring)."""
+        """Write the documented ``.npz`` format (see the module docstring); like
+        ``numpy.savez``, a ``.npz`` suffix is added when missing."""
         arrays = {"steps": self.steps, "final_x": self.final_x, "diverged_at": self.diverged_at,
                   "config": np.array(json.dumps({"format": FORMAT_VERSION, **self.config}))}
         arrays.update({f"metric/{k}": v for k, v in self.metrics.items()})
@@ -108,6 +114,10 @@ class Trajectories:
 
     @classmethod
     def load(cls, path):
+        """Read a file written by ``save`` (the ``.npz`` suffix may be omitted, as in ``save``)."""
+        path = str(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
         with np.load(path, allow_pickle=False) as data:
             config = json.loads(str(data["config"]))
             if config.pop("format", None) != FORMAT_VERSION:

@@ -74,11 +74,20 @@ class Rule:
         _validate.choice("ascent_batch", self.ascent_batch, ASCENT_BATCHES)
         _validate.choice("grst_mode", self.grst_mode, GRST_MODES)
         _validate.choice("base", self.base, BASES)
-        _validate.real("grst_alpha", self.grst_alpha, 0.0, np.inf, low_open=True)
-        _validate.real("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        _validate.real("beta2", self.beta2, 0.0, 1.0, high_open=True)
-        _validate.real("eps", self.eps, 0.0, np.inf)
-        _validate.real("vhat_init", self.vhat_init, 0.0, np.inf)
+        # Store plain Python numbers: one kernel signature, JSON-ready configurations.
+        for attr, low, high, high_open in (("grst_alpha", 0.0, np.inf, False),
+                                           ("momentum", 0.0, 1.0, True), ("beta2", 0.0, 1.0, True),
+                                           ("eps", 0.0, np.inf, False), ("vhat_init", 0.0, np.inf, False)):
+            value = _validate.real(attr, getattr(self, attr), low, high, high_open=high_open)
+            object.__setattr__(self, attr, value)
+        if self.grst_alpha <= 0:
+            raise ValueError(f"grst_alpha must lie in (0, inf), got {self.grst_alpha!r}")
+        for attr in ("stable", "stable_cap", "amsgrad", "bias_correction"):
+            value = getattr(self, attr)
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{attr} must be True or False, got {value!r}")
+            object.__setattr__(self, attr, bool(value))
+        self._check_options_apply()
         if self.base == "adam" and self.eps == 0.0 and self.vhat_init == 0.0:
             raise ValueError("an adam base needs eps > 0 or vhat_init > 0 (else a zero gradient "
                              "coordinate divides 0 by 0)")
@@ -93,6 +102,21 @@ class Rule:
             sched = getattr(self, attr)
             if hasattr(sched, "value"):   # a constant: validate now, not at the first run
                 _validate.real(attr, sched.value, low, high)
+
+    def _check_options_apply(self):
+        """Reject options that would be silently ignored by the chosen base or mode."""
+        if self.base == "sgd" and self.momentum != 0.0:
+            raise ValueError("momentum applies to base 'heavyball' or 'adam', not 'sgd'")
+        if self.base != "adam":
+            for attr, default in (("beta2", 0.999), ("eps", 0.0), ("vhat_init", 0.0),
+                                  ("amsgrad", False), ("bias_correction", False)):
+                if getattr(self, attr) != default:
+                    raise ValueError(f"{attr} applies only to base 'adam', not {self.base!r}")
+        if self.grst_mode == "none" and self.grst_alpha != 1.0:
+            raise ValueError("grst_alpha applies only with grst_mode 'mix' or 'radius'")
+        if self.ascent == "momentum" and self.ascent_batch == "independent":
+            raise ValueError("ascent_batch='independent' applies only to ascent='gradient' "
+                             "(the momentum ascent uses no minibatch)")
 
     # -- evaluation ------------------------------------------------------
     def arrays(self, steps):

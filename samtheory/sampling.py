@@ -22,7 +22,8 @@ substream, u = ``uniforms_per_step``. Index rules from uniforms U:
 with replacement, i = ⌊U n⌋ for uniform p, else the first i with
 cumsum(p)_i > U; τ-nice, Floyd's algorithm (for j = n−b .. n−1: i = ⌊U (j+1)⌋,
 replaced by j when already chosen); independent, i ∈ S iff U_i < p_i;
-stratified, block j's element ⌊U_j |B_j|⌋.
+stratified, block j's element ⌊U_j |B_j|⌋. τ-nice with b = n (full batch) takes
+0..n−1 in order and uses no uniforms.
 """
 from dataclasses import dataclass, field, replace
 import math
@@ -237,6 +238,9 @@ def draw(sampler, problem, steps, trajectories, seed, substream=_rng.DESCENT):
             idx = np.minimum(np.searchsorted(bound.table, U, side="right"), n - 1)
         indices[:] = idx
         weights[:] = bound.index_weights[idx]
+    elif bound.kind == TAU_NICE and bound.batch == n:   # full batch: every index, in order
+        indices[:] = np.arange(n)
+        weights[:] = bound.index_weights[indices]
     elif bound.kind == TAU_NICE:
         b = bound.batch
         for k, j in enumerate(range(n - b, n)):

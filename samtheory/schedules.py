@@ -24,7 +24,8 @@ class Schedule:
 
     def describe(self):
         """JSON-friendly description used in saved configurations."""
-        return {"schedule": type(self).__name__, **dict(vars(self))}
+        return {"schedule": type(self).__name__,
+                **{k: float(v) for k, v in vars(self).items()}}
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,9 @@ class Explicit(Schedule):
         return out
 
     def describe(self):
-        if callable(self.source):
-            return {"schedule": "Explicit", "source": getattr(self.source, "__name__", "callable")}
-        return {"schedule": "Explicit", "source": np.asarray(self.source).tolist()}
+        """The values themselves are saved beside the configuration (``schedule/<name>``)."""
+        source = getattr(self.source, "__name__", "callable") if callable(self.source) else "array"
+        return {"schedule": "Explicit", "source": source}
 
 
 def power_law(scale, *, batch=1, horizon=1, batch_exponent=0.0, horizon_exponent=0.0):

@@ -81,3 +81,29 @@ def test_cli_reports_bad_input(capsys):
         main(["run", "--batch", "0"])
     assert err.value.code == 2
     assert "b must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_kernel_compiles_once_for_all_inputs(problem):
+    """Ints, NumPy scalars, read-only and strided arrays all reach the kernel with one signature."""
+    from samtheory.engine import kernel
+    A = np.asarray(problem.A)[:, ::1].copy()
+    A.setflags(write=False)
+    y = np.repeat(problem.y, 2)[::2]
+    readonly = st.problems.LeastSquares(A, y)
+    runs = [(problem, st.HeavyBall(0.1, momentum=0)), (readonly, st.GRST(0.1, 0.05, 0.5, alpha=2)),
+            (problem, st.SAM(np.float32(0.1), np.float64(0.05))),
+            (problem, st.Adam(0.01, beta1=np.float32(0.5)))]
+    for p, rule in runs:
+        for x0 in (None, p.x0, np.tile(p.x0, (1, 1))):
+            st.simulate(p, rule, st.WithReplacement(2), steps=3, trajectories=1, x0=x0, seed=np.uint64(3))
+    assert len(kernel.run.signatures) == 1
+
+
+def test_save_without_suffix_and_starting_points(problem, tmp_path):
+    x0 = np.random.default_rng(0).standard_normal((3, problem.d))
+    out = st.simulate(problem, st.SGD(0.1), st.TauNice(4), steps=5, trajectories=3, x0=x0)
+    out.save(tmp_path / "run")
+    back = st.Trajectories.load(tmp_path / "run")
+    np.testing.assert_array_equal(back.problem_data["x0"], x0)
+    assert back.metrics["grad_evals"].dtype == np.int64
+    np.testing.assert_array_equal(back.metrics["grad_evals"][0], [0, 1, 2, 3, 4, 5])

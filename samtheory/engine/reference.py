@@ -75,6 +75,7 @@ def simulate_reference(problem, rule, sampler, *, steps, trajectories, seed, rec
             final_x[r], diverged_at[r] = _run_trajectory(
                 problem, rule, schedule, descent, ascent, coins[r], r, x0[r], steps, record_steps,
                 track_iterates, metrics)
+    metrics["grad_evals"] = metrics["grad_evals"].astype(np.int64)   # every entry is set
     return metrics, final_x, diverged_at
 
 
