@@ -8,6 +8,7 @@ simulates one configuration and prints a short summary (loss gap and squared
 gradient norm at the first and last record, divergences, throughput).
 """
 import argparse
+import os
 import sys
 import time
 
@@ -26,12 +27,15 @@ SAMPLERS = {
     "stratified": lambda b: sampling.Stratified(b),
 }
 RULES = ("SGD", "HeavyBall", "SAM", "USAM", "AdaSAM", "AMSGrad", "Adam", "StableSAM", "MSAM")
+NO_RADIUS = ("SGD", "HeavyBall", "AMSGrad", "Adam")
 
 
 def _rule(name, lr, rho):
-    if name in ("SGD", "HeavyBall", "AMSGrad", "Adam"):
+    if name in NO_RADIUS:
+        if rho is not None:
+            raise ValueError(f"--rho applies only to perturbing rules; {name} has no radius")
         return rules.PRESETS[name](lr)
-    return rules.PRESETS[name](lr, rho)
+    return rules.PRESETS[name](lr, 0.05 if rho is None else rho)
 
 
 def main(argv=None):
@@ -40,7 +44,7 @@ def main(argv=None):
     run = sub.add_parser("run", help="simulate one configuration and print a summary")
     run.add_argument("--rule", choices=RULES, default="SAM")
     run.add_argument("--lr", type=float, default=0.1)
-    run.add_argument("--rho", type=float, default=0.05)
+    run.add_argument("--rho", type=float, default=None, help="radius (default 0.05)")
     run.add_argument("--problem", choices=sorted(PROBLEMS), default="least-squares")
     run.add_argument("--problem-seed", type=int, default=0)
     run.add_argument("--sampler", choices=sorted(SAMPLERS), default="with-replacement")
@@ -52,6 +56,8 @@ def main(argv=None):
     run.add_argument("--save", metavar="PATH", help="write the trajectories (.npz)")
     args = parser.parse_args(argv)
     try:
+        if args.save and not os.path.isdir(os.path.dirname(os.path.abspath(args.save))):
+            raise ValueError(f"--save: the folder of {args.save!r} does not exist")
         problem = PROBLEMS[args.problem](args.problem_seed)
         rule = _rule(args.rule, args.lr, args.rho)
         sampler = SAMPLERS[args.sampler](args.batch)

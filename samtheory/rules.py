@@ -191,7 +191,10 @@ def Adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False):
 
 
 def StableSAM(lr, rho, lam=0.0, cap=False, **options):
-    """Stable SAM on SGD: descent gradient rescaled to the ascent gradient's norm.
+    """Stable SAM on SGD: the descent gradient h is rescaled to ‖g‖, g = ∇f_S(x) the
+    unperturbed gradient on the descent minibatch (the ascent gradient under the
+    default same-batch ascent; with ``ascent_batch="independent"`` g costs a third
+    gradient evaluation).
 
     The default ``lam=0`` perturbs by e = ρ g (the journal version); ``lam=1``
     uses e = ρ g/‖g‖ (arXiv v1). Use ``rule.stabilised()`` for Stable AdaSAM etc.

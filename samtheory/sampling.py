@@ -85,16 +85,24 @@ def _check_probabilities(p, n, name="p"):
     return p
 
 
+MAX_DRAWS = 2 ** 24   # per step: the kernel holds one minibatch per trajectory in memory
+
+
 class WithReplacement(Sampler):
-    """b i.i.d. draws with probabilities p (uniform when ``p`` is None)."""
+    """b i.i.d. draws with probabilities p (uniform when ``p`` is None).
+
+    ``p`` must sum to 1 within 1e-9 and is then renormalised exactly."""
 
     def __init__(self, b, p=None):
         self.b = _validate.positive_int("b", b)
+        if self.b > MAX_DRAWS:
+            raise ValueError(f"b must lie in [1, {MAX_DRAWS}], got {self.b}")
         if p is not None:
             p = _validate.finite_array("p", p, ndim=1)
             _validate.array_in_range("p", p, 0.0, 1.0, low_open=True)
             if abs(p.sum() - 1.0) > 1e-9:
-                raise ValueError(f"p must sum to 1 (within 1e-9), got sum {p.sum()!r}")
+                raise ValueError(f"p must sum to 1 (within 1e-9), got sum {float(p.sum())!r}")
+            p = p / p.sum()
         self.p = p
 
     def probabilities(self, problem):
@@ -119,6 +127,9 @@ class Importance(WithReplacement):
         super().__init__(b)
 
     def probabilities(self, problem):
+        if np.any(problem.L_i <= 0):
+            raise ValueError("Importance sampling needs every L_i > 0 (p_i ∝ L_i); "
+                             f"this problem has {int(np.sum(problem.L_i <= 0))} with L_i = 0")
         return problem.L_i / problem.L_i.sum()
 
     def bind(self, problem):
@@ -167,10 +178,12 @@ class Stratified(Sampler):
     """
 
     def __init__(self, blocks):
-        if isinstance(blocks, numbers.Integral) or np.isscalar(blocks):
+        if isinstance(blocks, numbers.Integral) or np.isscalar(blocks) or blocks is None:
             blocks = _validate.positive_int("blocks", blocks)
         else:
             blocks = [np.asarray(block).ravel() for block in blocks]
+            if not blocks:
+                raise ValueError("blocks must be an integer >= 1 or a non-empty list of index arrays")
             if any(block.size == 0 for block in blocks):
                 raise ValueError("blocks must all be non-empty")
             if any(not np.issubdtype(block.dtype, np.integer) for block in blocks):
@@ -223,6 +236,8 @@ def draw(sampler, problem, steps, trajectories, seed, substream=_rng.DESCENT):
     """
     steps = _validate.positive_int("steps", steps)
     trajectories = _validate.positive_int("trajectories", trajectories)
+    seed = _validate.seed(seed)
+    _validate.choice("substream", substream, (_rng.DESCENT, _rng.ASCENT))
     bound = sampler.bind(problem)
     u = bound.uniforms_per_step
     keys = _rng.stream_keys_np(seed, trajectories, substream)
@@ -267,5 +282,5 @@ def draw_coins(steps, trajectories, seed):
     """The RST coin uniforms U[r, t]: step t of trajectory r perturbs iff U[r, t] < p_t."""
     steps = _validate.positive_int("steps", steps)
     trajectories = _validate.positive_int("trajectories", trajectories)
-    keys = _rng.stream_keys_np(seed, trajectories, _rng.COIN)
+    keys = _rng.stream_keys_np(_validate.seed(seed), trajectories, _rng.COIN)
     return _rng.uniforms_np(keys, np.arange(steps))

@@ -93,6 +93,29 @@ class TrigDecreasing(Schedule):
         return self.low + (self.high - self.low) * (1.0 + np.cos(np.pi * tau)) / 2.0
 
 
+@dataclass(frozen=True)
+class DecreasingRadius(Schedule):
+    """ρ_t = min(ρ, 1/(2t + 1)): Unified SAM's decreasing radius [code: Oikonomou & Loizou]."""
+    rho: float
+
+    def values(self, steps):
+        return np.minimum(self.rho, 1.0 / (2.0 * np.arange(steps) + 1.0))
+
+
+@dataclass(frozen=True)
+class DecreasingStep(Schedule):
+    """γ_t = min(γ, (2t + 1)/((t + 1)² μ)): Unified SAM's decreasing step for PL
+    problems [code: Oikonomou & Loizou]."""
+    lr: float
+    mu: float
+
+    def values(self, steps):
+        if self.mu <= 0:
+            raise ValueError(f"mu must lie in (0, inf), got {self.mu!r}")
+        t = np.arange(steps, dtype=np.float64)
+        return np.minimum(self.lr, (2.0 * t + 1.0) / ((t + 1.0) ** 2 * self.mu))
+
+
 @dataclass(frozen=True, eq=False)
 class Explicit(Schedule):
     """Values given as an array (length T) or a callable t -> value."""

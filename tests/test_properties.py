@@ -25,12 +25,13 @@ def test_numba_and_numpy_generators_agree(seed, trajectory, substream, counter):
        seed=hs.integers(0, 2 ** 32))
 def test_with_replacement_stream_weights(weights, b, seed):
     p = np.array(weights) / np.sum(weights)
-    p = p / p.sum()
     n = p.size
     problem = st.problems.Quadratic(np.ones(n))
-    stream = st.draw(st.WithReplacement(b, p=p), problem, 3, 4, seed)
+    sampler = st.WithReplacement(b, p=p)
+    np.testing.assert_allclose(sampler.p, p, rtol=1e-15)   # renormalised, nothing more
+    stream = st.draw(sampler, problem, 3, 4, seed)
     assert stream.indices.min() >= 0 and stream.indices.max() < n
-    np.testing.assert_array_equal(stream.weights, 1.0 / (n * b * p[stream.indices]))
+    np.testing.assert_array_equal(stream.weights, 1.0 / (n * b * sampler.p[stream.indices]))
     assert (stream.counts == b).all()
 
 

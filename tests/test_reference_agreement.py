@@ -155,6 +155,10 @@ RULES = {
     "RST_Explicit_array": lambda lr, rho: RST(lr, rho, schedules.Explicit(P_VALUES)),
     "RST_Explicit_callable": lambda lr, rho: RST(lr, rho, schedules.Explicit(
         lambda t: 0.5 + 0.4 * np.sin(t))),
+    "RST_DecreasingRadius": lambda lr, rho: RST(lr, rho, schedules.DecreasingRadius(0.8)),
+    "RST_DecreasingStep": lambda lr, rho: RST(lr, rho, schedules.DecreasingStep(0.9, 2.0)),
+    "UnifiedSAM_decreasing": lambda lr, rho: UnifiedSAM(schedules.DecreasingStep(lr, 1.0),
+                                                        schedules.DecreasingRadius(rho), 0.5),
     "RST_USAM": lambda lr, rho: RST(lr, rho, 0.5, lam=0.0),
     "GRST_mix": lambda lr, rho: GRST(lr, rho, schedules.Linear(0.3, 0.9), alpha=0.7, mode="mix"),
     "GRST_radius": lambda lr, rho: GRST(lr, rho, schedules.Linear(0.3, 0.9), alpha=0.7,

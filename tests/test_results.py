@@ -107,3 +107,11 @@ def test_save_without_suffix_and_starting_points(problem, tmp_path):
     np.testing.assert_array_equal(back.problem_data["x0"], x0)
     assert back.metrics["grad_evals"].dtype == np.int64
     np.testing.assert_array_equal(back.metrics["grad_evals"][0], [0, 1, 2, 3, 4, 5])
+
+
+def test_cli_rejects_unused_radius_and_missing_folder(capsys, tmp_path):
+    for argv, message in ((["run", "--rule", "SGD", "--rho", "0.1"], "--rho applies only"),
+                          (["run", "--save", str(tmp_path / "no" / "x.npz")], "does not exist")):
+        with pytest.raises(SystemExit) as err:
+            main(argv)
+        assert err.value.code == 2 and message in capsys.readouterr().err

@@ -41,3 +41,12 @@ def test_evaluate_checks_range_per_step():
         sch.evaluate(sch.Linear(0.5, 1.5), 4, "p", 0.0, 1.0)
     vals = sch.evaluate(sch.Linear(0.0, 1.0), 4, "p", 0.0, 1.0)
     np.testing.assert_allclose(vals, [0, 0.25, 0.5, 0.75])
+
+
+def test_unified_sam_decreasing_schedules():
+    np.testing.assert_allclose(sch.DecreasingRadius(0.2).values(4), [0.2, 0.2, 0.2, 1 / 7], rtol=1e-15)
+    # (2t+1)/((t+1)^2 mu) with mu = 0.5: 2, 1.5, 10/9, 0.875
+    np.testing.assert_allclose(sch.DecreasingStep(1.2, 0.5).values(4), [1.2, 1.2, 10 / 9, 0.875],
+                               rtol=1e-15)
+    with pytest.raises(ValueError, match="mu must lie in"):
+        sch.DecreasingStep(1.0, 0.0).values(3)

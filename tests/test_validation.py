@@ -256,3 +256,48 @@ def test_validation_happens_before_any_run():
     # the same sampler is valid on a large enough problem
     big = random_least_squares(120, 3, seed=1)
     st.simulate(big, st.SGD(0.1), sampler, steps=2, trajectories=1)
+
+
+# -- options that would be silently ignored, types, sizes -------------------------
+
+IGNORED_OR_MISTYPED = [
+    ("momentum_with_sgd", lambda: st.SAM(0.1, 0.05, momentum=0.9), "momentum applies"),
+    ("beta2_with_heavyball", lambda: st.Rule(lr=0.1, base="heavyball", beta2=0.9), "beta2 applies"),
+    ("amsgrad_with_sgd", lambda: st.Rule(lr=0.1, amsgrad=True), "amsgrad applies"),
+    ("alpha_without_grst", lambda: st.Rule(lr=0.1, rho=0.1, grst_alpha=2.0), "grst_alpha applies"),
+    ("momentum_ascent_independent", lambda: st.Rule(lr=0.1, rho=0.1, ascent="momentum",
+                                                    base="heavyball", ascent_batch="independent"),
+     "ascent_batch='independent' applies"),
+    ("stable_not_bool", lambda: st.Rule(lr=0.1, rho=0.1, stable="no"), "stable must be True or False"),
+    ("track_iterates_not_bool", lambda: sim(track_iterates="no"), "track_iterates must be True or False"),
+    ("huge_b", lambda: WithReplacement(10 ** 12), r"b must lie in \[1, 16777216\]"),
+    ("importance_zero_L", lambda: Importance(2).bind(
+        st.problems.FiniteSum(A_OK, Y_OK, loss=0, L_i=np.r_[0.0, np.ones(5)], L=1.0)), "L_i > 0"),
+    ("draw_seed_negative", lambda: draw(TauNice(2), P, 2, 2, -1), r"seed must be an integer in \[0, 2\*\*64\)"),
+    ("draw_seed_float", lambda: draw(TauNice(2), P, 2, 2, 1.5), "seed must be an integer"),
+    ("draw_substream", lambda: draw(TauNice(2), P, 2, 2, 0, substream=7), "substream must be one of"),
+    ("generator_seed", lambda: random_least_squares(4, 2, seed="a"), "seed must be an integer"),
+    ("finite_sum_loss_kind", lambda: st.problems.FiniteSum(A_OK, Y_OK, loss=5, L_i=np.ones(6), L=1.0),
+     "loss must be one of"),
+    ("finite_sum_x_star_shape", lambda: st.problems.FiniteSum(A_OK, Y_OK, loss=0, L_i=np.ones(6), L=1.0,
+                                                              x_star=[0.0]), r"x_star must have shape \(3,\)"),
+    ("finite_sum_L_i_negative", lambda: st.problems.FiniteSum(A_OK, Y_OK, loss=0, L_i=-np.ones(6), L=1.0),
+     r"L_i must lie in \[0, inf\)"),
+    ("stratified_empty", lambda: Stratified([]), "non-empty list"),
+    ("sine_eigenvalue_pair", lambda: random_sine_least_squares(8, 2, eigenvalues=(0.8,)), "eigenvalues must be a pair"),
+]
+
+
+@pytest.mark.parametrize("case", IGNORED_OR_MISTYPED, ids=[c[0] for c in IGNORED_OR_MISTYPED])
+def test_ignored_options_and_bad_types_are_refused(case):
+    _, thunk, pattern = case
+    with pytest.raises(ValueError, match=pattern):
+        thunk()
+
+
+@pytest.mark.parametrize("argument", ["problem", "rule", "sampler"])
+def test_simulate_names_a_wrong_object(argument):
+    args = {"problem": P, "rule": st.SGD(0.1), "sampler": TauNice(2)}
+    args[argument] = None
+    with pytest.raises(TypeError, match=f"{argument} must be"):
+        st.simulate(args["problem"], args["rule"], args["sampler"], steps=2, trajectories=1)

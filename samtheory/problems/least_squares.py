@@ -52,7 +52,8 @@ def random_least_squares(n, d, *, condition=10.0, rank=None, consistent=False, n
     exactly r = ``rank`` nonzero eigenvalues with λ_max/λ_min⁺ = ``condition``
     (default μ = 1/condition, i.e. L = 1). ``consistent=True`` sets y = A x_true
     (interpolation: f* = 0, every ∇f_i(x*) = 0); otherwise ``noise`` times a
-    standard normal is added. x0 ~ N(0, I).
+    standard normal is added. x0 ~ N(0, I). With rank 1 there is one eigenvalue,
+    μ·condition, so μ = L.
     """
     n = _validate.positive_int("n", n)
     d = _validate.positive_int("d", d)
@@ -61,7 +62,7 @@ def random_least_squares(n, d, *, condition=10.0, rank=None, consistent=False, n
         raise ValueError(f"rank must lie in [1, min(n, d)] = [1, {min(n, d)}], got {rank}")
     condition = _validate.real("condition", condition, 1.0, np.inf)
     mu = 1.0 / condition if mu is None else _validate.real("mu", mu, 0.0, np.inf, low_open=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_validate.seed(seed))
     U = np.linalg.qr(rng.standard_normal((n, rank)))[0]
     V = np.linalg.qr(rng.standard_normal((d, rank)))[0]
     eig = mu * condition ** np.linspace(1.0, 0.0, rank) if rank > 1 else np.array([mu * condition])

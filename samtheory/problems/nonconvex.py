@@ -85,9 +85,11 @@ def random_sine_least_squares(n, d, *, reg_strength=1.0, eigenvalues=(0.8, 4.0),
     d = _validate.positive_int("d", d)
     if n < d:
         raise ValueError(f"n must lie in [d, inf) = [{d}, inf) for an orthogonal design, got {n}")
+    if np.shape(eigenvalues) != (2,):
+        raise ValueError(f"eigenvalues must be a pair (λ_min, λ_max), got {eigenvalues!r}")
     low, high = (float(v) for v in eigenvalues)
     _validate.real("eigenvalues[0]", low, 0.0, high, low_open=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_validate.seed(seed))
     U = np.linalg.qr(rng.standard_normal((n, d)))[0]
     lam = np.geomspace(high, low, d) if d > 1 else np.array([low])
     A = np.sqrt(n) * U * np.sqrt(lam)
@@ -114,12 +116,13 @@ class LogisticNonconvex(FiniteSum):
 
 
 def random_logistic(n, d, *, reg_strength=0.1, label_noise=0.1, seed=0):
-    """A seeded LogisticNonconvex instance: rows a_i ~ N(0, I/d)·√d scaled to unit
-    mean norm, labels sign(a_iᵀw) flipped with probability ``label_noise``, x0 ~ N(0, I)."""
+    """A seeded LogisticNonconvex instance: rows a_i = s_i g_i with g_i ~ N(0, I) and
+    s_i ~ U(0.5, 2) (so the L_i differ), labels sign(a_iᵀw) for w ~ N(0, I), each
+    flipped with probability ``label_noise``, x0 ~ N(0, I)."""
     n = _validate.positive_int("n", n)
     d = _validate.positive_int("d", d)
     flip = _validate.real("label_noise", label_noise, 0.0, 1.0)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_validate.seed(seed))
     A = rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, size=(n, 1))
     w = rng.standard_normal(d)
     y = np.where(A @ w >= 0, 1.0, -1.0) * np.where(rng.random(n) < flip, -1.0, 1.0)
