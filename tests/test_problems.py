@@ -506,3 +506,22 @@ def test_sine_loss_gap_has_no_cancellation():
     assert gaps[0][0] == pytest.approx(exact, rel=1e-12)
     assert np.all(gaps[0] >= 0)
     np.testing.assert_allclose(gaps[0], gaps[1], rtol=1e-9, atol=1e-300)
+
+
+def test_rational_regulariser_is_finite_for_huge_coordinates():
+    p = random_logistic(10, 2, reg_strength=0.5, seed=1)
+    loss = p.loss(np.array([1e155, 0.0]))
+    assert np.isfinite(loss)
+    # t²/(1+t²) → 1: the regulariser contributes c·1 for the huge coordinate
+    assert p._reg(np.array([1e155, 0.0]))[0] == pytest.approx(0.5, rel=1e-15)
+    assert p._reg(np.array([1e-9, 0.0]))[0] == pytest.approx(0.5e-18, rel=1e-12)
+
+
+def test_huge_but_finite_iterates_are_not_flagged():
+    """Divergence is decided per coordinate: x = (1e308, 1e308) is finite although its sum is not."""
+    p = random_logistic(10, 2, reg_strength=0.0, seed=1)
+    x0 = np.array([1e308, 1e308])
+    for backend in ("numba", "reference"):
+        out = st.simulate(p, st.SGD(1e-3), st.TauNice(10), steps=2, trajectories=1, x0=x0,
+                          backend=backend, record_every=1)
+        assert out.diverged_at[0] == -1, backend

@@ -100,8 +100,8 @@ def _add_regulariser_gradient(reg_kind, scale, z, x, out):
         if reg_kind == SINE:
             out[j] += scale * math.sin(2.0 * t)
         else:
-            q = 1.0 + t * t
-            out[j] += scale * 2.0 * t / (q * q)
+            inverse = 1.0 / (1.0 + t * t)   # 0 once t² overflows: no inf/inf
+            out[j] += scale * 2.0 * t * inverse * inverse
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -109,7 +109,8 @@ def _regulariser_value(reg_kind, t):
     if reg_kind == SINE:
         return math.sin(t) ** 2
     q = t * t
-    return q / (1.0 + q) if q < 1.0 else 1.0 - 1.0 / (1.0 + q)   # no inf/inf for huge t
+    inverse = 1.0 / (1.0 + q)
+    return q * inverse if q < 1.0 else 1.0 - inverse   # no inf/inf for huge t
 
 
 @njit(cache=True, fastmath=FASTMATH)

@@ -118,10 +118,14 @@ class FiniteSum:
         if self.reg_kind == SINE:
             return self.reg_strength * np.sum(np.sin(t) ** 2), self.reg_strength * np.sin(2 * t)
         if self.reg_kind == RATIONAL:
-            q = t ** 2   # 1 − 1/(1 + q) avoids inf/inf for huge t
-            value = np.where(q < 1.0, q / (1.0 + q), 1.0 - 1.0 / (1.0 + q))
-            return (self.reg_strength * np.sum(value),
-                    self.reg_strength * 2 * t / (1 + t ** 2) ** 2)
+            # t² may overflow to inf: 1 − 1/(1 + inf) = 1, and np.where discards the
+            # inf/inf of the branch it does not take.
+            with np.errstate(over="ignore", invalid="ignore"):
+                q = t ** 2
+                inverse = 1.0 / (1.0 + q)
+                value = np.where(q < 1.0, q * inverse, 1.0 - inverse)
+                gradient = self.reg_strength * 2 * t * inverse * inverse
+            return self.reg_strength * np.sum(value), gradient
         return 0.0, np.zeros_like(x)
 
     def _loss_and_derivative(self, u, idx):
