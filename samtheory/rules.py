@@ -129,6 +129,7 @@ class Rule:
 
     @property
     def perturbs(self):
+        """False when ρ is the constant 0 (the rule is a plain base optimiser)."""
         return not (hasattr(self.rho, "value") and self.rho.value == 0.0)
 
     def stabilised(self, cap=False):
