@@ -1,0 +1,43 @@
+"""Theorems as SymPy objects, the sampling constants they use, and checks against simulations.
+
+    >>> from samtheory import theory
+    >>> for theorem in theory.catalogue():
+    ...     print(theory.check(theorem, **theorem.example(), trajectories=200))
+
+``docs/theorems.md`` lists every theorem with its statement, source and measured tightness.
+"""
+from .constants import (SamplingConstants, sampling_constants, component_lower_bounds,
+                        components_convex, enumerate_sampling, exact_second_moment, exact_moments,
+                        check_inequalities)
+from .core import (SYMBOLS, Theorem, Quantity, FinalMetric, AverageGradNormSq, Measurement,
+                   Requirement, ConditionError, CheckResult, VERDICTS, check, values,
+                   batch_smoothness, gradient_bounds, rule_is, sampler_is, full_batch, tuned)
+from . import core
+from .sgd import sgd_pl, sgd_nonconvex
+from .unified_sam import unified_sam_pl, unified_sam_pl_decreasing, unified_sam_nonconvex
+from .adasam import adasam_rate
+from .rst import rst_bound
+from .stability import (gd_threshold, usam_threshold, sam_threshold, stable_sam_threshold, sam_cycle,
+                        sam_edge, msam_cycle)
+
+_FACTORIES = (sgd_pl, sgd_nonconvex, unified_sam_pl, unified_sam_pl_decreasing, unified_sam_nonconvex,
+              adasam_rate, rst_bound, gd_threshold, usam_threshold, sam_threshold, stable_sam_threshold,
+              sam_cycle, sam_edge, msam_cycle)
+
+
+def catalogue():
+    """Every built-in theorem, in the order of ``docs/theorems.md``."""
+    return [factory() for factory in _FACTORIES]
+
+
+def symbols():
+    """The SymPy symbols a theorem may use, by name (their meaning is ``SYMBOLS[name]``)."""
+    return dict(core._SYMBOL_OBJECTS)
+
+
+__all__ = ["catalogue", "symbols", "check", "values", "Theorem", "Quantity", "FinalMetric",
+           "AverageGradNormSq", "Measurement", "Requirement", "ConditionError", "CheckResult",
+           "VERDICTS", "SYMBOLS", "batch_smoothness", "gradient_bounds", "rule_is", "sampler_is",
+           "full_batch", "tuned", "SamplingConstants", "sampling_constants", "component_lower_bounds",
+           "components_convex", "enumerate_sampling", "exact_second_moment", "exact_moments",
+           "check_inequalities"] + [f.__name__ for f in _FACTORIES]

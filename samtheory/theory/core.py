@@ -1,0 +1,632 @@
+r"""Theorems as data: a SymPy bound, its conditions, the quantity it bounds, and ``check``.
+
+A :class:`Theorem` states
+
+    under ``requirements`` (structural: which rule, which sampler, which constants exist)
+    and ``conditions`` (SymPy relations in γ, ρ, λ, b, T, L, μ, A, B, C, ...),
+    the ``quantity`` (e.g. E[f(x_T) − f*]) is at most ``bound`` (a SymPy expression).
+
+The symbols a theorem may use are the module-level ``SYMBOLS``; :func:`values`
+computes every one of them that a configuration (problem, rule, sampler, steps)
+defines, and says why the others are missing. ``check`` verifies the
+requirements and conditions on the numbers (refusing with the failing one
+named), simulates, estimates the quantity with a confidence interval and
+returns a verdict:
+
+- ``"holds"``: the upper confidence limit is at most the bound;
+- ``"violated"``: the lower confidence limit exceeds the bound (or a trajectory
+  diverged, which makes an expectation infinite);
+- ``"inconclusive"``: otherwise.
+
+Theorems of kind ``"equal"`` (closed forms: a stability threshold, an orbit
+amplitude) predict a deterministic value; the verdict is ``"holds"`` when the
+measured value is within the theorem's relative ``tolerance`` of it, else
+``"violated"``.
+
+Recursive bounds (``recursive=True``) state one step, δ_{k+1} ≤ bound(δ_k, γ_k,
+ρ_k, λ_k, p_k, k): the bound on the quantity at T is that recursion unrolled
+from δ_0 over the run's schedules, and the conditions must hold at every step.
+"""
+from dataclasses import dataclass, field, replace
+import math
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+from scipy import stats
+
+from .. import _validate
+from ..engine.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, STRATIFIED, LOGISTIC, NONE, SINE, RATIONAL
+from ..engine.simulate import simulate
+from ..problems.base import FiniteSum
+from ..rules import Rule
+from ..sampling import Sampler
+from .constants import sampling_constants
+
+# -- symbols -----------------------------------------------------------------
+
+_positive = dict(positive=True)
+_nonneg = dict(nonnegative=True)
+gamma, rho, lam = sp.Symbol("gamma", **_nonneg), sp.Symbol("rho", **_nonneg), sp.Symbol("lam", **_nonneg)
+T, k, b, n, d = (sp.Symbol(s, positive=True, integer=True) for s in ("T", "k", "b", "n", "d"))
+L, L_max, L_mean, L_batch, mu = (sp.Symbol(s, **_positive) for s in ("L", "L_max", "L_mean", "L_batch", "mu"))
+A, B, C = (sp.Symbol(s, **_nonneg) for s in ("A", "B", "C"))
+delta, delta0, dist0 = (sp.Symbol(s, **_nonneg) for s in ("delta", "delta0", "dist0"))
+sigma_sq, G, eps = sp.Symbol("sigma_sq", **_nonneg), sp.Symbol("G", **_nonneg), sp.Symbol("eps", **_positive)
+beta, beta1, beta2, p, p_bar = (sp.Symbol(s, **_nonneg) for s in ("beta", "beta1", "beta2", "p", "p_bar"))
+lambda_max = sp.Symbol("lambda_max", **_positive)
+
+SYMBOLS = {
+    "gamma": "step size γ (constant, or γ_k in a recursive bound)",
+    "rho": "perturbation radius ρ (constant, or ρ_k)",
+    "lam": "Unified SAM interpolation λ (1 = SAM, 0 = USAM)",
+    "p": "perturbation probability p_k of step k (recursive bounds)",
+    "p_bar": "mean perturbation probability (1/T) Σ_t p_t",
+    "T": "number of steps", "k": "step index (recursive bounds)",
+    "b": "batch size of the sampler", "n": "number of samples", "d": "dimension",
+    "L": "smoothness of f", "L_max": "max_i L_i", "L_mean": "mean_i L_i",
+    "L_batch": "max over minibatches S of the smoothness Σ_k w_k L_{i_k} of f_S",
+    "mu": "PL constant μ",
+    "A": "ABC constant A", "B": "ABC constant B", "C": "ABC constant C (with f_inf)",
+    "delta": "the bounded quantity at step k (recursive bounds)",
+    "delta0": "f(x_0) − f* (f(x_0) − f_inf where f* is unknown)",
+    "dist0": "‖x_0 − x*‖²",
+    "sigma_sq": "bound on the minibatch gradient variance sup_x E‖∇f_S(x) − ∇f(x)‖²",
+    "G": "bound on ‖∇f_i(x)‖_∞ over all x and i",
+    "eps": "AdaSAM ε (v̂ starts at ε²)",
+    "beta": "heavy-ball / MSAM momentum", "beta1": "Adam β1", "beta2": "Adam β2",
+    "lambda_max": "largest Hessian eigenvalue (quadratics; L otherwise)",
+}
+_SYMBOL_OBJECTS = {s.name: s for s in (gamma, rho, lam, p, p_bar, T, k, b, n, d, L, L_max, L_mean,
+                                       L_batch, mu, A, B, C, delta, delta0, dist0, sigma_sq, G,
+                                       eps, beta, beta1, beta2, lambda_max)}
+PER_STEP = ("gamma", "rho", "lam", "p")     # symbols that take the value of step k in recursions
+
+
+class ConditionError(ValueError):
+    """A configuration outside a theorem's requirements or conditions."""
+
+
+# -- facts about a configuration ---------------------------------------------
+
+def batch_smoothness(problem, sampler):
+    r"""L_batch = max over outcomes S of Σ_k w_k L_{i_k}: a smoothness constant of f_S.
+
+    ∇f_S = Σ_k w_k ∇f_{i_k} with w_k ≥ 0, so ‖∇f_S(x) − ∇f_S(y)‖ ≤ (Σ_k w_k L_{i_k})‖x − y‖.
+    With replacement the worst outcome repeats the index maximising w_i L_i b times;
+    τ-nice takes the b largest w_i L_i; independent sampling may include every index;
+    stratified takes each block's largest.
+    """
+    bound = sampler.bind(problem)
+    scaled = bound.index_weights * problem.L_i
+    if bound.kind == WITH_REPLACEMENT:
+        return float(bound.batch * scaled.max())
+    if bound.kind == TAU_NICE:
+        return float(np.sort(scaled)[-bound.batch:].sum())
+    if bound.kind == INDEPENDENT:
+        return float(scaled.sum())
+    blocks = bound.table.astype(np.int64)
+    return float(sum(scaled[blocks[lo:hi]].max() for lo, hi in zip(bound.offsets[:-1], bound.offsets[1:])))
+
+
+# sup_t |r'(t)| for the regularisers r: sin² t → |sin 2t| ≤ 1; t²/(1+t²) → 2t/(1+t²)² ≤ 9/(8√3).
+_REG_SLOPE = {NONE: 0.0, SINE: 1.0, RATIONAL: 9.0 / (8.0 * math.sqrt(3.0))}
+
+
+def gradient_bounds(problem, sampler):
+    r"""(G, σ²) for problems whose per-sample gradients are bounded, else (None, None).
+
+    Logistic loss: ∇f_i(x) = ℓ_i'(a_iᵀx) a_i + c ∇R(x) with |ℓ_i'| ≤ 1, so
+    ‖∇f_i‖_∞ ≤ max_i ‖a_i‖_∞ + c sup|r'| =: G. The regulariser is shared by all
+    samples, so ∇f_i − ∇f = ℓ_i' a_i − mean_j ℓ_j' a_j and the per-sample variance is
+    at most s² = mean_i ‖a_i‖². The minibatch variance bound σ² is s²(n − b)/(b(n − 1))
+    for τ-nice and s²/b for uniform sampling with replacement; other samplers get None.
+    Squared losses have unbounded gradients: (None, None).
+    """
+    if problem.loss_kind != LOGISTIC:
+        return None, None
+    G_value = float(np.abs(problem.A).max() + problem.reg_strength * _REG_SLOPE[problem.reg_kind])
+    spread = float(np.mean(np.sum(problem.A ** 2, axis=1)))
+    bound = sampler.bind(problem)
+    nn, bb = bound.n, bound.batch
+    if bound.kind == TAU_NICE:
+        factor = (nn - bb) / (bb * (nn - 1)) if nn > 1 else 0.0
+    elif bound.kind == WITH_REPLACEMENT and bound.uniform_probabilities:
+        factor = 1.0 / bb
+    else:
+        return G_value, None
+    return G_value, spread * factor
+
+
+def _constant(array):
+    return float(array[0]) if np.all(array == array[0]) else None
+
+
+def values(problem, rule, sampler, steps):
+    """Every symbol of ``SYMBOLS`` this configuration defines.
+
+    Returns
+    -------
+    (values, schedules, missing)
+        ``values``: name → float; ``schedules``: per-step arrays for γ, ρ, λ, p;
+        ``missing``: name → why the configuration does not define it.
+    """
+    _validate.instance("problem", problem, FiniteSum, "a problem (samtheory.problems.FiniteSum)")
+    _validate.instance("rule", rule, Rule, "an update rule (e.g. samtheory.SAM(lr=0.1, rho=0.05))")
+    _validate.instance("sampler", sampler, Sampler, "a sampler (e.g. samtheory.TauNice(8))")
+    steps = _validate.positive_int("steps", steps)
+    out, missing = {}, {}
+    lr, radius, interp, prob = rule.arrays(steps)
+    schedules = {"gamma": lr, "rho": radius, "lam": interp, "p": prob}
+    for name, array in schedules.items():
+        value = _constant(array)
+        if value is None:
+            missing[name] = f"{name} varies over the run (a schedule); this needs a constant"
+        else:
+            out[name] = value
+    out["p_bar"] = float(prob.mean())
+    out["T"] = float(steps)
+    consts = sampling_constants(problem, sampler)
+    bound = sampler.bind(problem)
+    out.update(n=float(problem.n), d=float(problem.d), b=float(bound.batch), L=problem.L,
+               L_max=problem.L_max, L_mean=problem.L_mean,
+               L_batch=batch_smoothness(problem, sampler), A=consts.A, B=consts.B)
+    eigen = getattr(problem, "eigenvalues", None)
+    out["lambda_max"] = float(np.max(eigen)) if eigen is not None else problem.L
+    for name, value, why in (
+            ("C", consts.C, "C needs lower bounds of every f_i (none for this problem)"),
+            ("mu", problem.mu, "the problem has no PL constant μ"),
+            ("delta0", None if problem.f_inf is None else float(problem.loss(problem.x0) - problem.f_inf),
+             "the problem has neither f* nor f_inf"),
+            ("dist0", None if problem.x_star is None else float(np.sum((problem.x0 - problem.x_star) ** 2)),
+             "the problem has no known minimiser x*")):
+        if value is None:
+            missing[name] = why
+        else:
+            out[name] = float(value)
+    if problem.f_star is None and "delta0" in out:
+        missing.setdefault("f_star", "f* is unknown; delta0 uses the lower bound f_inf")
+    G_value, variance = gradient_bounds(problem, sampler)
+    if G_value is None:
+        missing["G"] = "per-sample gradients are unbounded for this loss (bounded only for logistic)"
+    else:
+        out["G"] = G_value
+    if variance is None:
+        missing["sigma_sq"] = ("a variance bound needs bounded gradients and a τ-nice or uniform "
+                               "with-replacement sampler")
+    else:
+        out["sigma_sq"] = variance
+    if rule.base in ("heavyball", "adam"):
+        out["beta" if rule.base == "heavyball" else "beta1"] = float(rule.momentum)
+    if rule.base == "adam":
+        out["beta2"] = float(rule.beta2)
+        if rule.amsgrad and not rule.bias_correction and rule.eps == 0 and rule.vhat_init > 0:
+            out["eps"] = math.sqrt(rule.vhat_init)
+    return out, schedules, missing
+
+
+# -- requirements ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Requirement:
+    """A structural assumption: ``test(problem, rule, sampler)`` returns None or why it fails."""
+    label: str
+    test: Callable
+
+    def failure(self, problem, rule, sampler):
+        return self.test(problem, rule, sampler)
+
+
+def rule_is(label, **fields):
+    """The rule's fields equal the given values (e.g. base="sgd", ascent="gradient")."""
+    def test(problem, rule, sampler):
+        wrong = {f: getattr(rule, f) for f, v in fields.items() if getattr(rule, f) != v}
+        if wrong:
+            return "the rule has " + ", ".join(f"{f}={v!r} (needs {fields[f]!r})" for f, v in wrong.items())
+        return None
+    return Requirement(label, test)
+
+
+def sampler_is(label, *kinds, uniform=False):
+    """The sampler is an instance of one of ``kinds`` (and uniform, if asked)."""
+    def test(problem, rule, sampler):
+        if not isinstance(sampler, kinds) or (uniform and not sampler.bind(problem).uniform_probabilities):
+            return f"the sampler is {sampler.describe()}"
+        return None
+    return Requirement(label, test)
+
+
+def full_batch():
+    """The sampler always returns the full gradient: τ-nice with b = n, independent with
+    every p_i = 1, or stratified with singleton blocks."""
+    def test(problem, rule, sampler):
+        bound = sampler.bind(problem)
+        exact = ((bound.kind == TAU_NICE and bound.batch == bound.n)
+                 or (bound.kind == INDEPENDENT and np.all(bound.probabilities == 1.0))
+                 or (bound.kind == STRATIFIED and np.all(np.diff(bound.offsets) == 1)))
+        return None if exact else f"the sampler {sampler.describe()} does not always take every sample"
+    return Requirement("full batch (deterministic: every sample, weight 1/n)", test)
+
+
+def diagonal_quadratic(positive=True):
+    def test(problem, rule, sampler):
+        eigen = getattr(problem, "eigenvalues", None)
+        if eigen is None:
+            return f"the problem is {problem.name}, not a Quadratic"
+        if positive and np.any(eigen <= 0):
+            return "the quadratic has a non-positive eigenvalue"
+        return None
+    return Requirement("f = ½ Σ λ_j x_j² (problems.Quadratic)", test)
+
+
+# -- quantities ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Measurement:
+    """An estimate of a bounded quantity: the mean over trajectories with its CI."""
+    value: float
+    ci_low: float
+    ci_high: float
+    n_valid: int
+    n_diverged: int
+    note: str = ""
+
+
+def _mean_ci(samples, diverged, confidence):
+    samples = np.asarray(samples, dtype=float)
+    n_div = int(np.count_nonzero(diverged))
+    if n_div:
+        return Measurement(math.inf, math.inf, math.inf, samples.size - n_div, n_div,
+                           f"{n_div} of {samples.size} trajectories diverged: the expectation is infinite")
+    mean = float(samples.mean())
+    if samples.size < 2:
+        return Measurement(mean, -math.inf, math.inf, samples.size, 0, "one trajectory: no interval")
+    half = float(stats.t.ppf(0.5 + confidence / 2, samples.size - 1) * samples.std(ddof=1)
+                 / math.sqrt(samples.size))
+    return Measurement(mean, mean - half, mean + half, samples.size, 0)
+
+
+class Quantity:
+    """What a theorem bounds, and how to measure it on a configuration."""
+    name = "quantity"
+    symbol = ""
+
+    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def __str__(self):
+        return self.symbol
+
+
+@dataclass(frozen=True)
+class FinalMetric(Quantity):
+    """E[metric at t = T]: ``loss_gap`` (f(x_T) − f*) or ``dist_sq`` (‖x_T − x*‖²)."""
+    metric: str = "loss_gap"
+
+    @property
+    def symbol(self):
+        return {"loss_gap": "E[f(x_T) − f*]", "dist_sq": "E‖x_T − x*‖²"}[self.metric]
+
+    @property
+    def name(self):
+        return f"final {self.metric}"
+
+    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
+        out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
+                       record_every=steps)
+        return _mean_ci(out.metrics[self.metric][:, -1], out.diverged, confidence)
+
+
+@dataclass(frozen=True)
+class AverageGradNormSq(Quantity):
+    r"""Σ_{t<T} w_t E‖∇f(x_t)‖² / Σ_{t<T} w_t with w_t = q^{−(t+1)}; q = 1 is the plain
+    average (1/T) Σ_{t<T} E‖∇f(x_t)‖². ``ratio`` is q as a SymPy expression; the weighted
+    average is at least min_{t<T} E‖∇f(x_t)‖², so a bound on it bounds the minimum too."""
+    ratio: object = 1
+
+    @property
+    def symbol(self):
+        return ("(1/T) Σ_{t<T} E‖∇f(x_t)‖²" if self.ratio == 1
+                else "Σ_t w_t E‖∇f(x_t)‖² / Σ_t w_t, w_t = q^{−(t+1)}")
+
+    name = "average squared gradient norm"
+
+    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
+        q = float(_subs(self.ratio, numbers)) if self.ratio != 1 else 1.0
+        if q == 1.0:
+            out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
+                           record_every=steps, track_iterates=True)
+            return _mean_ci(out.metrics["avg_grad_norm_sq"][:, -1], out.diverged, confidence)
+        out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
+                       record_every=1)
+        # w_t ∝ q^{−t}, normalised in logs so a large q^T does not overflow
+        log_w = -np.arange(steps) * math.log(q)
+        w = np.exp(log_w - log_w.max())
+        per_trajectory = out.metrics["grad_norm_sq"][:, :steps] @ (w / w.sum())
+        return _mean_ci(per_trajectory, out.diverged, confidence)
+
+
+# -- theorems -----------------------------------------------------------------------
+
+def _relation_text(relation):
+    return str(relation).replace("**", "^")
+
+
+@dataclass(frozen=True)
+class ConditionReport:
+    relation: object          # the SymPy relation
+    holds: bool
+    lhs: float
+    rhs: float
+    step: int = None          # first failing step of a recursive bound
+
+    def __str__(self):
+        where = f" at step k = {self.step}" if self.step is not None else ""
+        verdict = "holds" if self.holds else "FAILS"
+        return f"{_relation_text(self.relation)}: {self.lhs:.6g} vs {self.rhs:.6g} {verdict}{where}"
+
+
+@dataclass(frozen=True)
+class Theorem:
+    r"""A theorem: ``quantity`` ≤ ``bound`` (or = ``bound`` for kind "equal") under
+    ``requirements`` and ``conditions``.
+
+    Parameters
+    ----------
+    name : str
+    source : str
+        "Paper, Theorem n", or "derived" (the derivation is in ``statement``).
+    statement : str
+        The statement in mathematics (Markdown), shown by ``describe`` and in docs.
+    quantity : Quantity
+    bound : SymPy expression in the symbols of ``SYMBOLS`` (or a number)
+    conditions : sequence of SymPy relations (e.g. ``gamma <= 1/(2*B*L)``)
+    requirements : sequence of Requirement
+    kind : "upper" | "equal"
+    tolerance : float or SymPy expression
+        Relative tolerance of an "equal" theorem.
+    recursive : bool
+        ``bound`` is one step δ_{k+1} ≤ bound(δ = δ_k, per-step symbols at k), unrolled
+        from the value of the symbol named ``start`` (default δ_0 = f(x_0) − f*).
+    factor : float
+        The bound used is ``factor`` × the bound above (``scaled``; 1 for a real theorem).
+    example : callable (problem=None, sampler=None, steps=None) -> dict(problem=, rule=, sampler=, steps=)
+        A reference configuration meeting the conditions; given a problem, sampler or
+        number of steps, the rule is tuned to those instead.
+    """
+    name: str
+    source: str
+    statement: str
+    quantity: Quantity
+    bound: object
+    conditions: tuple = ()
+    requirements: tuple = ()
+    kind: str = "upper"
+    tolerance: object = 0.0
+    recursive: bool = False
+    start: str = "delta0"
+    factor: float = 1.0
+    example: Callable = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        _validate.choice("kind", self.kind, ("upper", "equal"))
+        object.__setattr__(self, "bound", sp.sympify(self.bound))
+        object.__setattr__(self, "conditions", tuple(sp.sympify(c) for c in self.conditions))
+        unknown = {s.name for s in self.free_symbols()} - set(_SYMBOL_OBJECTS)
+        if unknown:
+            raise ValueError(f"theorem {self.name!r} uses unknown symbols {sorted(unknown)}; "
+                             f"allowed: {sorted(_SYMBOL_OBJECTS)}")
+
+    def free_symbols(self):
+        symbols = set(self.bound.free_symbols)
+        for relation in self.conditions:
+            symbols |= relation.free_symbols
+        symbols |= sp.sympify(self.tolerance).free_symbols
+        if isinstance(self.quantity, AverageGradNormSq):
+            symbols |= sp.sympify(self.quantity.ratio).free_symbols
+        return symbols
+
+    def needs(self):
+        """Names of the symbols the configuration must define (per-step ones excepted
+        in recursive bounds, which read the schedules)."""
+        names = {s.name for s in self.free_symbols()} - {"delta", "k"}
+        return (names - set(PER_STEP)) | {self.start} if self.recursive else names
+
+    def scaled(self, factor):
+        """The same theorem with its bound (the unrolled one, for recursive bounds) multiplied
+        by ``factor``: to test the verdicts."""
+        return replace(self, name=f"{self.name} ×{factor:g}", factor=self.factor * factor)
+
+    def describe(self):
+        conditions = "; ".join(_relation_text(c) for c in self.conditions) or "none"
+        relation = "≤" if self.kind == "upper" else "="
+        claim = (f"{self.quantity.symbol} ≤ δ_T, δ_(k+1) = {_relation_text(self.bound)}, "
+                 f"δ_0 = {self.start}" if self.recursive
+                 else f"{self.quantity.symbol} {relation} {_relation_text(self.bound)}")
+        scale = f" (bound scaled ×{self.factor:g})" if self.factor != 1 else ""
+        return f"{self.name} [{self.source}]{scale}\n  {claim}\n  conditions: {conditions}"
+
+    # -- evaluation ------------------------------------------------------------------
+    def numbers(self, problem, rule, sampler, steps):
+        """The symbol values this theorem needs on a configuration; ConditionError names
+        the first requirement that fails or the first value the configuration lacks."""
+        for requirement in self.requirements:
+            why = requirement.failure(problem, rule, sampler)
+            if why is not None:
+                raise ConditionError(f"{self.name}: requirement '{requirement.label}' fails: {why}")
+        found, schedules, missing = values(problem, rule, sampler, steps)
+        lacking = sorted(self.needs() - set(found))
+        if lacking:
+            reasons = "; ".join(f"{name}: {missing.get(name, 'not defined')}" for name in lacking)
+            raise ConditionError(f"{self.name}: needs {', '.join(lacking)} ({reasons})")
+        return {name: found[name] for name in self.needs()}, schedules
+
+    def condition_reports(self, numbers, schedules=None):
+        """Evaluate every condition: one ConditionReport each (first failing step for recursive bounds)."""
+        reports = []
+        for relation in self.conditions:
+            lhs_expr, rhs_expr = relation.lhs, relation.rhs
+            if self.recursive and schedules is not None:
+                lhs, rhs = (self._per_step(expr, numbers, schedules) for expr in (lhs_expr, rhs_expr))
+                ok = _compare(relation, lhs, rhs)
+                bad = np.flatnonzero(~ok)
+                at = int(bad[0]) if bad.size else 0
+                reports.append(ConditionReport(relation, not bad.size, float(lhs[at]), float(rhs[at]),
+                                               at if bad.size else None))
+            else:
+                lhs, rhs = float(_subs(lhs_expr, numbers)), float(_subs(rhs_expr, numbers))
+                reports.append(ConditionReport(relation, bool(_compare(relation, lhs, rhs)), lhs, rhs))
+        return reports
+
+    def _per_step(self, expr, numbers, schedules):
+        steps = schedules["gamma"].size
+        names = list(PER_STEP) + ["k"]
+        fn = sp.lambdify([_SYMBOL_OBJECTS[s] for s in names], _subs(expr, numbers), "numpy")
+        args = [schedules[s] for s in PER_STEP] + [np.arange(steps, dtype=float)]
+        return np.broadcast_to(np.asarray(fn(*args), dtype=float), (steps,))
+
+    def bound_value(self, numbers, schedules=None):
+        """The bound on this configuration (recursive bounds unrolled over the schedules)."""
+        if not self.recursive:
+            return self.factor * float(_subs(self.bound, numbers))
+        step = sp.lambdify([delta] + [_SYMBOL_OBJECTS[s] for s in PER_STEP] + [k],
+                           _subs(self.bound, numbers), "math")
+        value = numbers[self.start]
+        for t in range(schedules["gamma"].size):
+            value = step(value, *(float(schedules[s][t]) for s in PER_STEP), float(t))
+        return self.factor * float(value)
+
+    def largest(self, name, problem, rule, sampler, steps):
+        """sup of the admissible values of symbol ``name`` (e.g. "gamma" or "rho") with every
+        other symbol at its value on this configuration: the conditions solved for it."""
+        if name not in _SYMBOL_OBJECTS:
+            raise ValueError(f"name must be one of {sorted(_SYMBOL_OBJECTS)}, got {name!r}")
+        x = _SYMBOL_OBJECTS[name]
+        found, _, _ = values(problem, rule, sampler, steps)
+        numbers = {s: v for s, v in found.items() if s != name and s in _SYMBOL_OBJECTS}
+        admissible = sp.Interval(0, sp.oo)
+        for relation in self.conditions:
+            relation = _subs(relation, numbers)
+            if relation in (sp.true, sp.false):
+                if relation == sp.false:
+                    return 0.0
+                continue
+            admissible = admissible.intersect(sp.solveset(relation, x, domain=sp.S.Reals))
+        if admissible.is_empty:
+            return 0.0
+        return float(admissible.sup)
+
+
+def _subs(expr, numbers):
+    """``expr`` with the named values substituted (names → the symbols of ``SYMBOLS``)."""
+    return sp.sympify(expr).subs({_SYMBOL_OBJECTS[name]: value for name, value in numbers.items()})
+
+
+def _compare(relation, lhs, rhs):
+    slack = 1e-12 * (np.abs(lhs) + np.abs(rhs))     # rounding in the substitution, not in the math
+    if isinstance(relation, (sp.LessThan, sp.StrictLessThan)):
+        return lhs <= rhs + slack
+    if isinstance(relation, (sp.GreaterThan, sp.StrictGreaterThan)):
+        return lhs >= rhs - slack
+    if isinstance(relation, sp.Eq):
+        return np.abs(lhs - rhs) <= slack
+    raise ValueError(f"condition {relation} must be a relation (<=, <, >=, >, Eq)")
+
+
+# -- checks ---------------------------------------------------------------------------
+
+VERDICTS = ("holds", "violated", "inconclusive")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of ``check``: the estimate with its CI, the bound, the ratio, the verdict."""
+    theorem: str
+    quantity: str
+    verdict: str
+    empirical: float
+    ci_low: float
+    ci_high: float
+    bound: float
+    confidence: float
+    trajectories: int
+    n_diverged: int
+    conditions: tuple
+    numbers: dict = field(repr=False)
+    note: str = ""
+
+    @property
+    def ratio(self):
+        """Tightness: bound / empirical (1 = tight; inf when the empirical value is 0)."""
+        if self.empirical == 0:
+            return math.inf
+        return self.bound / self.empirical
+
+    def __str__(self):
+        return (f"{self.theorem}: {self.quantity} = {self.empirical:.6g} "
+                f"[{self.ci_low:.6g}, {self.ci_high:.6g}] ({self.confidence:.0%} CI, "
+                f"{self.trajectories} trajectories), bound {self.bound:.6g}, ratio {self.ratio:.3g}: "
+                f"{self.verdict}" + (f" ({self.note})" if self.note else ""))
+
+
+def check(theorem, *, problem, rule, sampler, steps, trajectories=1000, seed=0, confidence=0.95):
+    """Hold a simulation of this configuration against ``theorem``.
+
+    Verifies the requirements and conditions first (ConditionError names the first
+    failing one with its numbers), then simulates ``trajectories`` runs of ``steps``
+    steps, estimates the bounded quantity with a ``confidence`` interval (Student t over
+    trajectories) and compares it with the bound (see the module docstring for the
+    verdicts).
+    """
+    _validate.instance("theorem", theorem, Theorem, "a samtheory.theory.Theorem")
+    trajectories = _validate.positive_int("trajectories", trajectories)
+    confidence = _validate.real("confidence", confidence, 0.0, 1.0, low_open=True, high_open=True)
+    numbers, schedules = theorem.numbers(problem, rule, sampler, steps)
+    reports = theorem.condition_reports(numbers, schedules)
+    failing = [r for r in reports if not r.holds]
+    if failing:
+        raise ConditionError(f"{theorem.name}: condition {failing[0]}")
+    bound = theorem.bound_value(numbers, schedules)
+    m = theorem.quantity.measure(problem, rule, sampler, steps=steps, trajectories=trajectories,
+                                 seed=seed, confidence=confidence, numbers=numbers)
+    if theorem.kind == "equal":
+        tolerance = float(_subs(theorem.tolerance, numbers))
+        verdict = "holds" if abs(m.value - bound) <= tolerance * abs(bound) else "violated"
+    elif m.n_diverged or m.ci_low > bound:
+        verdict = "violated"
+    elif m.ci_high <= bound:
+        verdict = "holds"
+    else:
+        verdict = "inconclusive"
+    return CheckResult(theorem.name, theorem.quantity.symbol, verdict, m.value, m.ci_low, m.ci_high,
+                       bound, confidence, trajectories, m.n_diverged, tuple(reports), numbers, m.note)
+
+
+def tuned(theorem, make_rule, problem, sampler, steps, name="gamma", fraction=1.0, cap=None):
+    """``make_rule(v)`` with v = ``fraction`` × the largest admissible value of symbol ``name``
+    (``Theorem.largest`` on the configuration of ``make_rule(1.0)``), or the SymPy expression
+    ``cap`` evaluated there when that is smaller: the examples' step sizes."""
+    largest = theorem.largest(name, problem, make_rule(1.0), sampler, steps)
+    if not 0 < largest < math.inf:
+        raise ConditionError(f"{theorem.name}: no finite admissible {name} on this configuration "
+                             f"(largest = {largest})")
+    value = fraction * largest
+    if cap is not None:
+        found, _, _ = values(problem, make_rule(1.0), sampler, steps)
+        value = min(value, float(_subs(cap, {s: v for s, v in found.items() if s in _SYMBOL_OBJECTS})))
+    return make_rule(value)
+
+
+def no_perturbation():
+    return Requirement("ρ ≡ 0 (no perturbation)", lambda problem, rule, sampler:
+                       "the rule perturbs (ρ is not the constant 0)" if rule.perturbs else None)
+
+
+def with_example(theorem, make_problem, sampler, steps, make_rule, name="gamma", fraction=1.0, cap=None):
+    """``theorem`` with its ``example``: ``make_rule(v)`` with v chosen by ``tuned``, on
+    ``make_problem()`` with ``sampler`` and ``steps`` unless the call names others."""
+    def example(problem=None, sampler=sampler, steps=steps):
+        problem = make_problem() if problem is None else problem
+        rule = tuned(theorem, make_rule, problem, sampler, steps, name=name, fraction=fraction, cap=cap)
+        return dict(problem=problem, rule=rule, sampler=sampler, steps=steps)
+    return replace(theorem, example=example)
