@@ -51,6 +51,13 @@ def numpy_sam(problem, lr, rho, b, steps, trajectories, record_every, seed):
     return np.array(records)
 
 
+def core_workload():
+    """The issue-#2 workload: (problem, rule, sampler, (γ, ρ, b), record_every)."""
+    lr, rho, b, every = 0.1, 0.05, 8, 10
+    problem = st.problems.random_least_squares(256, 64, condition=10, seed=0)
+    return problem, st.SAM(lr=lr, rho=rho), st.WithReplacement(b), (lr, rho, b), every
+
+
 def startup_seconds(cache_dir):
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     out = subprocess.run([sys.executable, "-c", STARTUP], env=env, check=True, capture_output=True,
@@ -64,9 +71,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (best is reported)")
     args = parser.parse_args()
     trajectories, steps = (256, 500) if args.quick else (1024, 2000)
-    lr, rho, b, every = 0.1, 0.05, 8, 10
-    problem = st.problems.random_least_squares(256, 64, condition=10, seed=0)
-    rule, sampler = st.SAM(lr=lr, rho=rho), st.WithReplacement(b)
+    problem, rule, sampler, (lr, rho, b), every = core_workload()
     work = trajectories * steps
 
     cache = tempfile.mkdtemp(prefix="samtheory-numba-cache-")

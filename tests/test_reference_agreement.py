@@ -35,10 +35,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # -- helpers -----------------------------------------------------------------
 
-def run_both(problem, rule, sampler, **options):
-    """Run both backends with the same arguments; return (numba, reference) Trajectories."""
-    fast = simulate(problem, rule, sampler, backend="numba", **options)
-    ref = simulate(problem, rule, sampler, backend="reference", **options)
+def run_both(problem, rule, sampler, backends=("numba", "reference"), **options):
+    """Run two backends with the same arguments; return their Trajectories (default:
+    (numba, reference); ``tests/test_array_backend.py`` compares (array, numba))."""
+    fast = simulate(problem, rule, sampler, backend=backends[0], **options)
+    ref = simulate(problem, rule, sampler, backend=backends[1], **options)
     return fast, ref
 
 
@@ -60,7 +61,7 @@ def assert_close(name, fast, ref, scale):
     worst = np.argmax(error - allowed) if error.size else None
     assert error.size == 0 or np.all(error <= allowed), (
         f"{name}: {np.sum(error > allowed)} of {error.size} values differ beyond rtol {RTOL:g}; "
-        f"worst: numba {fast[finite][worst]!r} vs reference {ref[finite][worst]!r}")
+        f"worst: {fast[finite][worst]!r} vs {ref[finite][worst]!r} (expected)")
 
 
 def running_magnitude(values):
@@ -69,8 +70,8 @@ def running_magnitude(values):
     return np.maximum.accumulate(size, axis=1)
 
 
-def assert_backends_agree(problem, rule, sampler, **options):
-    fast, ref = run_both(problem, rule, sampler, **options)
+def assert_backends_agree(problem, rule, sampler, backends=("numba", "reference"), **options):
+    fast, ref = run_both(problem, rule, sampler, backends, **options)
     np.testing.assert_array_equal(fast.steps, ref.steps)
     assert sorted(fast.metrics) == sorted(ref.metrics)
     np.testing.assert_array_equal(fast.diverged_at, ref.diverged_at, err_msg="diverged_at")
@@ -244,6 +245,7 @@ SAMPLERS = {
 }
 
 SAMPLER_RULES = ["SAM", "GRST_mix_independent_ascent", "StableAdaSAM", "MSAM"]
+SAMPLER_RUN = dict(steps=20, trajectories=4, seed=77, record_every=3)
 
 
 @pytest.mark.parametrize("problem_name", ["least_squares", "logistic"])
@@ -252,8 +254,7 @@ SAMPLER_RULES = ["SAM", "GRST_mix_independent_ascent", "StableAdaSAM", "MSAM"]
 def test_samplers_agree(sampler_name, case, problem_name):
     problem = get_problem(problem_name)
     sampler = SAMPLERS[sampler_name](problem.n)
-    assert_backends_agree(problem, make_rule(case, problem), sampler,
-                          steps=20, trajectories=4, seed=77, record_every=3)
+    assert_backends_agree(problem, make_rule(case, problem), sampler, **SAMPLER_RUN)
 
 
 def test_stratified_accepts_a_list_of_uneven_blocks():
@@ -316,10 +317,13 @@ def test_divergence_agrees(record_every):
         assert np.isin(ref.diverged_at[1:], ref.steps).all()
 
 
+DIVERGING_RULES = (USAM(2.0, 5.0), HeavyBall(8.0, momentum=0.9), StableSAM(10.0, 1.0, lam=0.0),
+                   MSAM(8.0, 1.0, momentum=0.9))
+
+
 def test_divergence_of_other_rules_agrees():
     problem, x0 = _diverging_setup()
-    for rule in (USAM(2.0, 5.0), HeavyBall(8.0, momentum=0.9), StableSAM(10.0, 1.0, lam=0.0),
-                 MSAM(8.0, 1.0, momentum=0.9)):
+    for rule in DIVERGING_RULES:
         fast, ref = assert_backends_agree(problem, rule, TauNice(3), steps=300, trajectories=4,
                                           seed=2, record_every=5, x0=x0)
         assert ref.diverged_at[0] == -1 and np.all(ref.diverged_at[1:] > 0), rule.name
@@ -329,12 +333,16 @@ def test_divergence_of_other_rules_agrees():
 
 # -- running iterate metrics ----------------------------------------------------
 
-@pytest.mark.parametrize("problem_name", ["least_squares", "sine_least_squares", "logistic", "saddle"])
-@pytest.mark.parametrize("case", ["SGD", "SAM", "RST_TrigDecreasing", "AdaSAM"])
+TRACK_PROBLEMS = ["least_squares", "sine_least_squares", "logistic", "saddle"]
+TRACK_CASES = ["SGD", "SAM", "RST_TrigDecreasing", "AdaSAM"]
+TRACK_RUN = dict(steps=30, trajectories=3, seed=4, record_every=4, track_iterates=True)
+
+
+@pytest.mark.parametrize("problem_name", TRACK_PROBLEMS)
+@pytest.mark.parametrize("case", TRACK_CASES)
 def test_track_iterates_agrees(case, problem_name):
     problem = get_problem(problem_name)
-    fast, ref = assert_backends_agree(problem, make_rule(case, problem), TauNice(2), steps=30,
-                                      trajectories=3, seed=4, record_every=4, track_iterates=True)
+    fast, ref = assert_backends_agree(problem, make_rule(case, problem), TauNice(2), **TRACK_RUN)
     assert {"avg_grad_norm_sq", "min_grad_norm_sq"} <= set(fast.metrics)
     first = ref.metrics["grad_norm_sq"][:, 0]
     np.testing.assert_array_equal(ref.metrics["avg_grad_norm_sq"][:, 0], first)

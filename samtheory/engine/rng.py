@@ -52,7 +52,10 @@ def uniform(key, counter):
     return np.float64(z >> _S11) * _INV53
 
 
-# --- NumPy twins (vectorised); used by `draw` and the array backend ---------
+# --- Array twins (vectorised, any NumPy-like namespace ``xp``) -------------
+# Used by `sampling.draw` (NumPy) and by the array backend, which passes CuPy to
+# draw the same numbers on a GPU. Unsigned 64-bit arithmetic wraps modulo 2**64 in
+# both libraries; array operands come first, so NumPy scalars never coerce a CuPy array.
 
 def _mix_np(z):
     with np.errstate(over="ignore"):
@@ -61,19 +64,18 @@ def _mix_np(z):
     return z ^ (z >> _S31)
 
 
-def stream_keys_np(seed, trajectories, substream):
-    """Keys of trajectories ``0..trajectories-1`` (uint64 array)."""
+def stream_keys_np(seed, trajectories, substream, first=0, xp=np):
+    """Keys of trajectories ``first .. first + trajectories - 1`` (uint64 array of ``xp``)."""
     with np.errstate(over="ignore"):
-        k = _mix_np(np.asarray(np.uint64(seed) + GAMMA, dtype=np.uint64))
-        t = np.arange(trajectories, dtype=np.uint64)
-        k = _mix_np(k + (t + _ONE) * _TRAJ)
+        seed_key = _mix_np(np.uint64(seed) + GAMMA)
+        t = xp.arange(first, first + trajectories, dtype=xp.uint64)
+        k = _mix_np((t + _ONE) * _TRAJ + seed_key)
         return _mix_np(k + np.uint64(substream + 1) * _SUB)
 
 
-def uniforms_np(keys, counters):
+def uniforms_np(keys, counters, xp=np):
     """Uniforms for every pair of ``keys`` (shape K) and ``counters`` (shape C): (K, C)."""
-    keys = np.asarray(keys, dtype=np.uint64)[:, None]
-    counters = np.asarray(counters, dtype=np.uint64)[None, :]
-    with np.errstate(over="ignore"):
-        z = _mix_np(keys + (counters + _ONE) * GAMMA)
-    return (z >> _S11).astype(np.float64) * _INV53
+    keys = xp.asarray(keys, dtype=xp.uint64)[:, None]
+    counters = xp.asarray(counters, dtype=xp.uint64)[None, :]
+    z = _mix_np((counters + _ONE) * GAMMA + keys)
+    return (z >> _S11).astype(xp.float64) * _INV53

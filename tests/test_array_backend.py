@@ -1,0 +1,315 @@
+"""The array backend (NumPy, and CuPy on a GPU) reproduces the Numba kernel.
+
+Promises:
+- ``backend="array"`` gives the Numba kernel's metrics, final iterates,
+  divergence steps and evaluation counts to relative 1e-10, for every case of
+  ``tests/test_reference_agreement.py``: every preset on every problem, every
+  sampler, per-trajectory starting points, diverging runs, running iterate
+  metrics;
+- its results do not depend on the chunk size: chunks of 1, 7 and all
+  trajectories give bit-identical outputs;
+- the working-memory estimate that sizes the chunks bounds NumPy's measured
+  peak, and outputs that cannot fit in host memory are refused up front;
+- ``backend="cupy"`` without CuPy, or without a GPU, raises an error saying what
+  is missing; ``backend="auto"`` falls back to numba and says so, and picks
+  cupy when CuPy and a GPU answer (checked with a stand-in CuPy module that
+  computes with NumPy, which runs the whole cupy code path but the hardware);
+- with CuPy and a GPU present, the cupy backend agrees with numba (skipped on
+  machines without them: the NumPy path above runs the same code).
+"""
+import logging
+import sys
+import tracemalloc
+import types
+
+import numpy as np
+import pytest
+
+import samtheory as st
+from samtheory.engine import simulate as simulate_module
+from samtheory.engine import vectorised
+from samtheory.rules import SGD, SAM, AdaSAM, MSAM
+from samtheory.sampling import Independent, Stratified, TauNice, WithReplacement
+
+from test_reference_agreement import (DIVERGING_RULES, PROBLEMS, RULES, RUN, SAMPLERS,
+                                      SAMPLER_RULES, SAMPLER_RUN, TRACK_CASES, TRACK_PROBLEMS,
+                                      TRACK_RUN, assert_backends_agree, assert_divergence_pattern,
+                                      _diverging_setup, get_problem, make_rule)
+
+ARRAY = ("array", "numba")     # (compared, expected)
+
+
+# -- the array backend reproduces numba ------------------------------------------
+
+@pytest.mark.parametrize("problem_name", list(PROBLEMS))
+@pytest.mark.parametrize("case", list(RULES))
+def test_every_preset_agrees_with_numba(case, problem_name):
+    problem = get_problem(problem_name)
+    array, numba = assert_backends_agree(problem, make_rule(case, problem), WithReplacement(2),
+                                         backends=ARRAY, **RUN)
+    assert array.config["backend"] == "array" and array.config["chunk_size"] == RUN["trajectories"]
+
+
+@pytest.mark.parametrize("problem_name", ["least_squares", "logistic"])
+@pytest.mark.parametrize("case", SAMPLER_RULES)
+@pytest.mark.parametrize("sampler_name", list(SAMPLERS))
+def test_every_sampler_agrees_with_numba(sampler_name, case, problem_name):
+    problem = get_problem(problem_name)
+    assert_backends_agree(problem, make_rule(case, problem), SAMPLERS[sampler_name](problem.n),
+                          backends=ARRAY, **SAMPLER_RUN)
+
+
+def test_starting_points_and_a_large_seed_agree():
+    problem = get_problem("sine_least_squares")
+    x0 = np.random.default_rng(3).standard_normal((5, problem.d))
+    assert_backends_agree(problem, make_rule("RST_Linear", problem), Independent(0.4),
+                          backends=ARRAY, steps=30, trajectories=5, seed=2 ** 64 - 1,
+                          record_every=4, x0=x0)
+
+
+@pytest.mark.parametrize("record_every", [1, 7, 1000])
+@pytest.mark.parametrize("rule", [SGD(10.0), *DIVERGING_RULES], ids=lambda rule: rule.name)
+def test_divergence_agrees_with_numba(rule, record_every):
+    problem, x0 = _diverging_setup()
+    array, numba = assert_backends_agree(problem, rule, TauNice(3), backends=ARRAY, steps=300,
+                                         trajectories=4, seed=2, record_every=record_every, x0=x0)
+    np.testing.assert_array_equal(array.final_x[0], 0.0)      # x* = 0 never moves
+    assert array.diverged_at[0] == -1 and (array.diverged_at[1:] > 0).all()
+    for r in range(1, 4):
+        assert_divergence_pattern(array, r)
+
+
+@pytest.mark.parametrize("problem_name", TRACK_PROBLEMS)
+@pytest.mark.parametrize("case", TRACK_CASES)
+def test_track_iterates_agrees_with_numba(case, problem_name):
+    problem = get_problem(problem_name)
+    array, _ = assert_backends_agree(problem, make_rule(case, problem), TauNice(2), backends=ARRAY,
+                                     **TRACK_RUN)
+    assert {"avg_grad_norm_sq", "min_grad_norm_sq"} <= set(array.metrics)
+
+
+def test_track_iterates_with_divergence_agrees_with_numba():
+    problem, x0 = _diverging_setup()
+    array, _ = assert_backends_agree(problem, SGD(10.0), WithReplacement(2), backends=ARRAY,
+                                     steps=300, trajectories=4, seed=3, record_every=10, x0=x0,
+                                     track_iterates=True)
+    assert np.isnan(array.metrics["avg_grad_norm_sq"][1:, -1]).all()
+
+
+# -- chunking ----------------------------------------------------------------------
+
+def _outputs(traj):
+    return {"final_x": traj.final_x, "diverged_at": traj.diverged_at, **traj.metrics}
+
+
+CHUNKED = {
+    "SAM_with_replacement": lambda: (get_problem("least_squares"),
+                                     make_rule("SAM", get_problem("least_squares")),
+                                     WithReplacement(3), {}),
+    "GRST_independent_logistic": lambda: (get_problem("logistic"),
+                                          make_rule("GRST_mix_independent_ascent",
+                                                    get_problem("logistic")),
+                                          Independent(0.3), {"track_iterates": True}),
+    "AdaSAM_stratified_sine": lambda: (get_problem("sine_least_squares"),
+                                       AdaSAM(0.02, 0.05).stabilised(), Stratified(4), {}),
+    "diverging_MSAM_tau_nice": lambda: (_diverging_setup()[0], MSAM(8.0, 1.0, momentum=0.9),
+                                        TauNice(3), {"x0": np.tile(_diverging_setup()[1], (3, 1)),
+                                                     "steps": 300}),
+}
+
+
+@pytest.mark.parametrize("name", list(CHUNKED))
+def test_results_do_not_depend_on_the_chunk_size(name):
+    problem, rule, sampler, options = CHUNKED[name]()
+    trajectories = 12
+    options = {"steps": 40, **options}
+    runs = [st.simulate(problem, rule, sampler, trajectories=trajectories, seed=31,
+                        record_every=3, backend="array", chunk_size=chunk, **options)
+            for chunk in (1, 7, trajectories, None)]
+    assert [run.config["chunk_size"] for run in runs] == [1, 7, trajectories, trajectories]
+    first = _outputs(runs[0])
+    for run in runs[1:]:
+        other = _outputs(run)
+        assert sorted(other) == sorted(first)
+        for key in first:
+            np.testing.assert_array_equal(other[key], first[key], err_msg=f"{name}: {key}")
+    if name.startswith("diverging"):
+        assert runs[0].diverged.sum() == 9          # every row but the three started at x*
+
+
+def test_automatic_chunks_follow_the_memory_budget():
+    problem = st.problems.random_least_squares(64, 16, seed=0)
+    rule, sampler = SAM(0.1, 0.05, ascent_batch="independent"), WithReplacement(8)
+    per_trajectory = vectorised.chunk_bytes_per_trajectory(problem, rule, sampler.bind(problem))
+    # 24 d + 2 batches x (b d + 12 b) + 2 x 8 uniforms, in float64 words
+    assert per_trajectory == 8 * (24 * 16 + 2 * (8 * 16 + 12 * 8) + 2 * 8)
+    device = vectorised.Device("test", np, np.asarray, budget=10 * per_trajectory + 5)
+    plan = st.engine.simulate.memory_plan(problem, rule, sampler, steps=100, trajectories=25,
+                                          backend="array", device=device)
+    assert plan["chunk_size"] == 10 and plan["records"] == 101
+    assert plan["device_peak_bytes_estimate"] == 10 * per_trajectory + vectorised.problem_bytes(
+        problem, sampler.bind(problem))
+    assert plan["host_output_bytes"] == 8 * 25 * (101 * 4 + 2 * 16 + 1)   # 4 metrics with x*
+
+
+@pytest.mark.parametrize("problem_name, rule, sampler", [
+    ("least_squares", SAM(0.1, 0.05, ascent_batch="independent"), WithReplacement(8)),
+    ("logistic", make_rule("GRST_mix_independent_ascent", get_problem("logistic")),
+     Independent(0.5)),
+    ("sine_least_squares", AdaSAM(0.02, 0.05), TauNice(16)),
+])
+def test_memory_estimate_bounds_the_measured_peak(problem_name, rule, sampler):
+    problem = get_problem(problem_name) if problem_name != "least_squares" else \
+        st.problems.random_least_squares(512, 32, seed=1)
+    chunk, steps = 200, 5
+    options = dict(steps=steps, trajectories=chunk, record_every=1, backend="array",
+                   chunk_size=chunk)
+    st.simulate(problem, rule, sampler, **options)    # warm caches outside the measurement
+    tracemalloc.start()
+    try:
+        out = st.simulate(problem, rule, sampler, **options)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    plan = st.engine.simulate.memory_plan(problem, rule, sampler, steps=steps, trajectories=chunk,
+                                          record_every=1, backend="array", chunk_size=chunk)
+    estimate = plan["device_peak_bytes_estimate"] + plan["host_output_bytes"]
+    assert out.config["peak_device_bytes_estimate"] == plan["device_peak_bytes_estimate"]
+    assert peak <= estimate, (peak, estimate)
+    assert peak >= 0.25 * estimate, (peak, estimate)   # an upper bound, not a wild one
+
+
+def test_outputs_too_large_for_the_host_are_refused_up_front():
+    problem = get_problem("least_squares")
+    with pytest.raises(ValueError, match=r"bytes.*record_every >= \d+"):
+        st.simulate(problem, SGD(0.1), WithReplacement(2), steps=10 ** 5, trajectories=10 ** 7,
+                    record_every=1, backend="array")
+
+
+# -- backend choice and errors --------------------------------------------------------
+
+def test_bad_backend_options_name_the_parameter():
+    problem, rule, sampler = get_problem("quadratic"), SGD(0.1), WithReplacement(1)
+    with pytest.raises(ValueError, match=r"backend must be one of \['numba', 'reference', "
+                                         r"'array', 'cupy', 'auto'\]"):
+        st.simulate(problem, rule, sampler, steps=2, trajectories=2, backend="gpu")
+    for chunk in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
+            st.simulate(problem, rule, sampler, steps=2, trajectories=2, backend="array",
+                        chunk_size=chunk)
+    with pytest.raises(ValueError, match="chunk_size applies only to backend 'array'"):
+        st.simulate(problem, rule, sampler, steps=2, trajectories=2, chunk_size=4)
+
+
+def _without_cupy(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)     # `import cupy` raises ImportError
+
+
+def test_cupy_backend_without_cupy_says_what_is_missing(monkeypatch):
+    _without_cupy(monkeypatch)
+    with pytest.raises(RuntimeError, match=r"backend='cupy' is not available: CuPy is not "
+                                           r"installed.*pip install -e '\.\[gpu\]'"):
+        st.simulate(get_problem("quadratic"), SGD(0.1), WithReplacement(1), steps=2,
+                    trajectories=2, backend="cupy")
+
+
+def test_auto_falls_back_to_numba_and_says_so(monkeypatch, caplog):
+    _without_cupy(monkeypatch)
+    problem = get_problem("logistic")
+    rule = make_rule("RST_Linear", problem)
+    with caplog.at_level(logging.INFO, logger="samtheory"):
+        auto = st.simulate(problem, rule, TauNice(3), steps=20, trajectories=3, seed=5,
+                           backend="auto", chunk_size=2)
+    numba = st.simulate(problem, rule, TauNice(3), steps=20, trajectories=3, seed=5)
+    assert auto.config["backend"] == "numba"
+    assert auto.config["backend_auto"].startswith("backend='auto' chose numba (no usable GPU: "
+                                                  "CuPy is not installed")
+    assert auto.config["backend_auto"] in caplog.text
+    np.testing.assert_array_equal(auto.final_x, numba.final_x)
+
+
+def _stand_in_cupy(gpus=1):
+    """A module that answers like CuPy on one GPU but computes with NumPy."""
+    fake = types.ModuleType("cupy")
+    fake.__getattr__ = lambda name: getattr(np, name)
+    fake.__version__ = "0.0-stand-in"
+    fake.asnumpy = lambda a: np.array(a, copy=True)    # a copy, as a device-to-host transfer
+
+    class Pool:
+        held = 0
+
+        def total_bytes(self):
+            return self.held
+
+        def free_all_blocks(self):
+            self.held = 12345
+
+    pool = Pool()
+
+    def device_count():
+        if gpus < 1:
+            raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+        return gpus
+
+    runtime = types.SimpleNamespace(getDeviceCount=device_count,
+                                    getDeviceProperties=lambda i: {"name": b"Stand-in GPU"},
+                                    memGetInfo=lambda: (2 ** 30, 2 ** 32))
+    fake.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: types.SimpleNamespace(id=0))
+    fake.get_default_memory_pool = lambda: pool
+    return fake
+
+
+def test_cupy_without_a_gpu_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy(gpus=0))
+    with pytest.raises(RuntimeError, match="CuPy is installed but cannot use a GPU.*cudaErrorNoDevice"):
+        st.simulate(get_problem("quadratic"), SGD(0.1), WithReplacement(1), steps=2,
+                    trajectories=2, backend="cupy")
+    backend, note = simulate_module.choose_auto()
+    assert backend == "numba" and "cannot use a GPU" in note
+
+
+def test_auto_picks_cupy_when_a_gpu_answers(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
+    problem = get_problem("sine_least_squares")
+    rule = make_rule("GRST_mix_independent_ascent", problem)
+    options = dict(steps=25, trajectories=5, seed=8, record_every=4, track_iterates=True)
+    auto = st.simulate(problem, rule, Independent(0.5), backend="auto", chunk_size=2, **options)
+    array = st.simulate(problem, rule, Independent(0.5), backend="array", **options)
+    assert auto.config["backend"] == "cupy"
+    assert auto.config["backend_auto"] == ("backend='auto' chose cupy: CuPy 0.0-stand-in on "
+                                           "Stand-in GPU")
+    assert auto.config["device"] == "CuPy 0.0-stand-in on Stand-in GPU"
+    assert auto.config["chunk_size"] == 2 and auto.config["peak_device_bytes_measured"] == 12345
+    assert array.config["peak_device_bytes_measured"] is None
+    for key, value in _outputs(array).items():
+        np.testing.assert_array_equal(_outputs(auto)[key], value, err_msg=key)
+
+
+# -- on a GPU ------------------------------------------------------------------------------
+
+def _gpu_reason():
+    cupy, description = vectorised.probe_cupy()
+    return None if cupy is not None else description
+
+
+@pytest.mark.skipif(_gpu_reason() is not None,
+                    reason=f"needs CuPy and a GPU (hardware guard; backend='array' runs the same "
+                           f"code on NumPy): {_gpu_reason()}")
+@pytest.mark.parametrize("problem_name", ["least_squares", "logistic", "sine_least_squares"])
+def test_cupy_backend_agrees_with_numba(problem_name):
+    problem = get_problem(problem_name)
+    for case in RULES:
+        assert_backends_agree(problem, make_rule(case, problem), WithReplacement(2),
+                              backends=("cupy", "numba"), **RUN)
+    for name, sampler in SAMPLERS.items():
+        for case in SAMPLER_RULES:
+            assert_backends_agree(problem, make_rule(case, problem), sampler(problem.n),
+                                  backends=("cupy", "numba"), **SAMPLER_RUN)
+    problem, x0 = _diverging_setup()
+    assert_backends_agree(problem, SGD(10.0), WithReplacement(2), backends=("cupy", "numba"),
+                          steps=300, trajectories=4, seed=3, record_every=10, x0=x0,
+                          track_iterates=True)
+    chunked = [st.simulate(problem, SAM(0.01, 0.1), TauNice(3), steps=50, trajectories=9, seed=1,
+                           backend="cupy", chunk_size=chunk) for chunk in (1, 4, 9)]
+    for run in chunked[1:]:
+        np.testing.assert_array_equal(run.final_x, chunked[0].final_x)
