@@ -24,6 +24,7 @@ import pytest
 import samtheory as st
 from samtheory.problems import Quadratic, random_least_squares, random_logistic, saddle
 from samtheory.schedules import Linear
+from samtheory.studies.msam import nesterov   # the study's reference implementation
 
 GUARD = 1e-12
 
@@ -213,16 +214,6 @@ def test_msam_two_cycle(lam, eta, mu, rho, c_listed):
 # ---------------------------------------------------------------------------
 # 5. MSAM with ρ_t = ημ‖v_t‖ is Nesterov momentum
 # ---------------------------------------------------------------------------
-
-def nesterov(grad, x0, eta, mu, steps):
-    """Sutskever et al. (2013) Nesterov: v ← μv − η∇f(x + μv); x ← x + v."""
-    x = np.array(x0, dtype=float)
-    v = np.zeros_like(x)
-    for _ in range(steps):
-        v = mu * v - eta * grad(x + mu * v)
-        x = x + v
-    return x
-
 
 @pytest.mark.parametrize("which", ["quadratic", "logistic"])
 def test_msam_is_nesterov(which):

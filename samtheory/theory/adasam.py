@@ -23,10 +23,9 @@ import sympy as sp
 
 from .. import problems
 from ..rules import AdaSAM
-from ..sampling import TauNice
+from ..sampling import TauNice, WithReplacement
 from .core import (AverageGradNormSq, Requirement, Theorem, rule_is, sampler_is, with_example,
                    gamma, rho, L, L_batch, G, eps, beta1, sigma_sq, delta0, T, d)
-from ..sampling import WithReplacement
 from .unified_sam import ALWAYS_PERTURB
 
 G_HAT = sp.Max(G, eps)

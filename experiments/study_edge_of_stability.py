@@ -1,0 +1,12 @@
+"""Study 6 — Edge of stability: sharpness reached under GD, USAM and SAM against the predicted edges (``samtheory.studies.edge_of_stability``).
+
+    python experiments/study_edge_of_stability.py [--full] [--out DIR] [--seed S]
+
+prints the verdict table and writes DIR/report.md with the figures (PNG and PDF).
+"""
+import sys
+
+from samtheory.cli import study_script
+
+if __name__ == "__main__":
+    sys.exit(study_script("edge_of_stability"))

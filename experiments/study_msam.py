@@ -1,0 +1,12 @@
+"""Study 5 — Momentum-SAM: Nesterov equivalence, 2-cycle amplitude, cost per step (``samtheory.studies.msam``).
+
+    python experiments/study_msam.py [--full] [--out DIR] [--seed S]
+
+prints the verdict table and writes DIR/report.md with the figures (PNG and PDF).
+"""
+import sys
+
+from samtheory.cli import study_script
+
+if __name__ == "__main__":
+    sys.exit(study_script("msam"))

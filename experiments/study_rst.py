@@ -1,0 +1,12 @@
+"""Study 4 — RST / G-RST: accuracy per gradient evaluation and the error floor in p̄ (``samtheory.studies.rst``).
+
+    python experiments/study_rst.py [--full] [--out DIR] [--seed S]
+
+prints the verdict table and writes DIR/report.md with the figures (PNG and PDF).
+"""
+import sys
+
+from samtheory.cli import study_script
+
+if __name__ == "__main__":
+    sys.exit(study_script("rst"))

@@ -1,0 +1,226 @@
+"""Running the studies, the verdict table, the Markdown report and a text progress bar.
+
+``run_studies`` runs named studies (``samtheory.studies``), each writing its figures into
+``outdir/<name>/``; ``format_table`` turns their claims into one plain-text table (claim,
+source, configuration, empirical value with its confidence interval, bound, ratio,
+verdict); ``write_report`` writes ``outdir/report.md`` with the same table, the figures,
+the command, sizes, timings and versions. ``samtheory verify``, the scripts in
+``experiments/`` and ``paper_figs/make_figs.py`` are thin layers over these.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+import math
+import os
+from pathlib import Path
+import platform
+import sys
+import textwrap
+import time
+import traceback
+
+from .engine.simulate import _package_version
+from .studies import load
+
+COLUMNS = ("claim", "source", "configuration", "empirical [95% CI]", "bound", "ratio", "verdict")
+WIDTHS = (36, 24, 46, 30, 10, 10, 27)     # plain-text column widths; longer text wraps
+
+
+# -- verdict text --------------------------------------------------------------------------
+
+def verdict_text(claim):
+    """The verdict as the table shows it: a failure of a claim that should hold in capitals,
+    a claim expected to fail marked so."""
+    if claim.failed:
+        return "VIOLATED"
+    if not claim.should_hold and claim.verdict != "info":
+        return f"{claim.verdict} (expected to fail)"
+    return claim.verdict
+
+
+def _number(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.4g}"
+
+
+def _cells(claim):
+    empirical = f"{_number(claim.empirical)} [{_number(claim.ci_low)}, {_number(claim.ci_high)}]"
+    ratio = _number(claim.ratio) if claim.kind != "info" else "—"     # no claim, no tightness
+    return (claim.claim, claim.source, claim.configuration, empirical, _number(claim.bound), ratio,
+            verdict_text(claim))
+
+
+def format_table(results):
+    """One plain-text table of every claim of ``results`` (a list of ``StudyResult``), a
+    header line per study; long cells wrap within their column."""
+    rule = "-+-".join("-" * w for w in WIDTHS)
+    lines = [" | ".join(name.ljust(w) for name, w in zip(COLUMNS, WIDTHS)).rstrip(), rule]
+    for result in results:
+        lines.append(f"[{result.name}] {result.title} ({result.seconds:.1f} s)")
+        for claim in result.claims:
+            wrapped = [textwrap.wrap(cell, w) or [""] for cell, w in zip(_cells(claim), WIDTHS)]
+            for row in range(max(len(cell) for cell in wrapped)):
+                parts = [(cell[row] if row < len(cell) else "").ljust(w) for cell, w in zip(wrapped, WIDTHS)]
+                lines.append(" | ".join(parts).rstrip())
+        lines.append(rule)
+    return "\n".join(lines)
+
+
+def summary(results, errors=()):
+    """Counts of verdicts and the failures, one line each."""
+    claims = [c for r in results for c in r.claims]
+    counts = {v: sum(c.verdict == v for c in claims) for v in ("holds", "violated", "inconclusive", "info")}
+    expected = sum(1 for c in claims if not c.should_hold and c.verdict == "violated")
+    lines = [f"{len(claims)} claims: {counts['holds']} hold, {counts['violated']} violated "
+             f"({expected} of them expected to fail), {counts['inconclusive']} inconclusive, "
+             f"{counts['info']} info"]
+    lines += [f"FAILED: [{r.name}] {c.claim} — {c.configuration}" for r in results for c in r.claims if c.failed]
+    lines += [f"ERROR: study {name}: {message}" for name, message in errors]
+    return lines
+
+
+# -- running ---------------------------------------------------------------------------------
+
+@dataclass
+class Suite:
+    """What ``run_studies`` returns: results, errors (study name, message), total seconds."""
+    results: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self):
+        return bool(self.errors) or any(r.failed for r in self.results)
+
+
+class ProgressBar:
+    """A text progress bar on ``stream`` (stderr), driven by the studies' ``progress`` calls.
+
+    A study module may define ``units(size)``, the number of ``progress`` calls it makes;
+    the bar then fills per study, otherwise it counts calls. On a terminal the line is
+    redrawn in place; elsewhere (logs, CI) one line is printed per finished study.
+    """
+
+    def __init__(self, total, stream=None, width=30):
+        self.total, self.width = total, width
+        self.stream = sys.stderr if stream is None else stream
+        self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.index, self.name, self.done, self.units, self.started = 0, "", 0, None, time.perf_counter()
+
+    def start(self, index, name, units=None):
+        self.index, self.name, self.done, self.units = index, name, 0, units
+        self._draw()
+
+    def tick(self):
+        self.done += 1
+        self._draw()
+
+    def finish(self, note):
+        if self.live:
+            self.stream.write("\r\033[K")
+        self.stream.write(f"[{self.index + 1}/{self.total}] {self.name}: {note} "
+                          f"({time.perf_counter() - self.started:.1f} s elapsed)\n")
+        self.stream.flush()
+
+    def _draw(self):
+        if not self.live:
+            return
+        fraction = (self.index + (min(self.done / self.units, 1.0) if self.units else 0.0)) / self.total
+        filled = int(round(fraction * self.width))
+        units = f"{self.done}/{self.units}" if self.units else f"{self.done}"
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} "
+                          f"study {self.index + 1}/{self.total} {self.name}: {units} runs, "
+                          f"{time.perf_counter() - self.started:.0f} s")
+        self.stream.flush()
+
+
+def run_studies(names, size, outdir, seed=0, stream=None):
+    """Run the studies ``names`` (each in ``STUDIES``) at ``size``, figures in ``outdir/<name>/``.
+
+    A study that cannot be imported or raises is recorded in ``Suite.errors`` (with the
+    last line of its traceback) and the others still run. Progress goes to ``stream``
+    (stderr by default).
+    """
+    outdir = Path(outdir)
+    suite, start = Suite(), time.perf_counter()
+    bar = ProgressBar(len(names), stream)
+    for index, name in enumerate(names):
+        bar.start(index, name)
+        try:
+            module = load(name)
+            bar.start(index, name, module.units(size) if hasattr(module, "units") else None)
+            result = module.run(size=size, outdir=outdir / name, seed=seed, progress=bar.tick)
+        except Exception as exc:    # noqa: BLE001 - one broken study must not hide the others
+            message = f"{type(exc).__name__}: {exc}"
+            suite.errors.append((name, message))
+            bar.finish(f"ERROR {message}")
+            traceback.print_exc(file=bar.stream)
+            continue
+        suite.results.append(result)
+        failed = sum(c.failed for c in result.claims)
+        bar.finish(f"{len(result.claims)} claims, {failed} failed, {result.seconds:.1f} s")
+    suite.seconds = time.perf_counter() - start
+    return suite
+
+
+# -- the Markdown report ------------------------------------------------------------------------
+
+def _md(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(results):
+    """The verdict table in Markdown, one section per study."""
+    lines = []
+    for result in results:
+        lines += [f"### {result.name}: {result.title}", "",
+                  "| " + " | ".join(COLUMNS) + " | note |", "|" + "---|" * (len(COLUMNS) + 1)]
+        lines += ["| " + " | ".join(_md(cell) for cell in (*_cells(c), c.note)) + " |" for c in result.claims]
+        lines.append("")
+    return lines
+
+
+def write_report(results, outdir, *, command="", size="quick", seed=0, seconds=None, errors=()):
+    """Write ``outdir/report.md``: the command, sizes, timings, versions, the summary, the
+    verdict table and every study's figures (PNG embedded, PDF linked). Returns its path."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    total = sum(r.seconds for r in results) if seconds is None else seconds
+    import numba
+    import numpy
+    lines = ["# samtheory verification report", "",
+             f"- command: `{command}`" if command else "- command: (library call)",
+             f"- size: {size}; seed: {seed}",
+             f"- samtheory {_package_version()}, Python {platform.python_version()}, NumPy {numpy.__version__}, "
+             f"Numba {numba.__version__}; {os.cpu_count()} CPU cores",
+             f"- written {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; total {total:.1f} s",
+             "", "## Timings", "", "| study | title | claims | seconds |", "|---|---|---|---|"]
+    lines += [f"| {r.name} | {_md(r.title)} | {len(r.claims)} | {r.seconds:.1f} |" for r in results]
+    lines += ["", "## Summary", ""] + [f"- {_md(line)}" for line in summary(results, errors)]
+    lines += ["", "Verdicts: *holds* — the confidence interval lies within the bound (or covers the "
+                  "predicted value); *violated* — it lies beyond it; *inconclusive* — it straddles it; "
+                  "*info* — measured, no claim. `ratio` is bound / empirical. A claim marked "
+                  "*expected to fail* (e.g. a biased estimator) is shown for contrast.", "",
+              "## Verdicts", ""]
+    lines += markdown_table(results)
+    lines += ["## Figures", ""]
+    for result in results:
+        for png in result.figures:
+            rel = Path(os.path.relpath(Path(png), outdir)).as_posix()
+            lines += [f"### {result.name}: {Path(png).stem}", "",
+                      f"![{Path(png).stem}]({rel})", "", f"[PDF]({Path(rel).with_suffix('.pdf').as_posix()})", ""]
+    path = outdir / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def verify(names, size, outdir, seed=0, command="", stream=None):
+    """Run ``names``, write the report; return (Suite, path of report.md)."""
+    suite = run_studies(names, size, outdir, seed=seed, stream=stream)
+    path = write_report(suite.results, outdir, command=command, size=size, seed=seed, seconds=suite.seconds,
+                        errors=suite.errors)
+    return suite, path
+
+
+__all__ = ["format_table", "write_report", "markdown_table", "summary", "run_studies", "verify", "Suite",
+           "ProgressBar", "verdict_text"]

@@ -1,0 +1,211 @@
+r"""Study 4 — RST / G-RST: accuracy per gradient evaluation, and the error floor in p̄.
+
+Setting: ``problems.random_logistic(64, 8, seed=3)`` (the example problem of
+``theory.rst_bound``), uniform τ-nice minibatches of b = 8, constant step η = 1/(4β) with
+β = L_max (the largest step the theorem admits) and radius ρ = 0.3 (normalised ascent).
+
+**Accuracy against gradient evaluations.** RST draws X_t ~ Bernoulli(p_t) per step: a SAM
+step (2 gradients) if X_t = 1, else an SGD step (1 gradient). Every schedule of THEORY.md §3
+is run at p̄ ≈ ½ — constant ½, piecewise 0 → 1 at τ = ½, linear 0 → 1, trigonometric
+increasing and decreasing between 0 and 1 — with G-RST (constant p = ½, α = 1: α-mixing
+g + (α/p)(h − g), whose expected direction is SAM's, and radius scaling ρ/p), beside SGD
+(p = 0) and SAM (p = 1). Claims per method: the mean number of gradient evaluations at T
+equals T(1 + p̄) (the 95 % Student-t interval over trajectories covers it; zero width for
+p ∈ {0, 1}), and (info) E‖∇f(x_T)‖² with its interval at that cost. The figure shows the
+mean ‖∇f(x_t)‖² (95 % band) against the mean evaluations spent up to t.
+
+**Error floor against p̄.** Constant p ∈ ``floor_p`` for T_floor steps; the floor F(p̄) is
+the plateau of ‖∇f(x_t)‖² (mean over the last half of the records, per trajectory first;
+``fit.plateau``). The theorem's bound (``theory.rst_bound``) is
+
+    (1/T) Σ_t E‖∇f(x_t)‖² ≤ 4δ₀/(ηT) + 4βησ² + 2β²ρ²(1 + 2βη) p̄,
+
+so its p̄-dependence is the slope s_th = 2β²ρ²(1 + 2βη). Claim: the least-squares slope of
+F against p̄ (95 % bootstrap interval over trajectories, the runs independent) is at most
+s_th (and, info, the increase F(1) − F(0) against s_th). ``theory.check`` of the bound at
+two constant p̄ values gives two more rows.
+"""
+import math
+import time
+
+import numpy as np
+
+from .. import fit, problems, rules, theory
+from ..engine.simulate import simulate
+from ..plots import band, plt, save_figure
+from ..sampling import TauNice, draw_coins
+from ..schedules import Constant, Linear, Piecewise, TrigDecreasing, TrigIncreasing
+from .base import Claim, StudyResult, mean_ci, output_dir, run_seed
+
+NAME = "rst"
+TITLE = "RST / G-RST: accuracy per gradient evaluation and the error floor in p̄"
+SOURCE = "derived (THEORY.md §4, §5)"
+CONFIG = {
+    "quick": dict(steps=400, trajectories=64, floor_steps=3000, floor_trajectories=32,
+                  floor_p=(0.0, 0.25, 0.5, 0.75, 1.0), check_p=(0.25, 0.75), check_trajectories=64,
+                  n_boot=500),
+    "full": dict(steps=2000, trajectories=512, floor_steps=8000, floor_trajectories=256,
+                 floor_p=tuple(np.linspace(0, 1, 9)), check_p=(0.25, 0.75), check_trajectories=512,
+                 n_boot=2000),
+}
+BATCH = 8
+RHO = 0.3
+ALPHA = 1.0
+METHODS = {                  # label → make_rule(η, ρ)
+    "SGD (p=0)": lambda eta, rho: rules.RST(eta, rho, 0.0),
+    "constant ½": lambda eta, rho: rules.RST(eta, rho, Constant(0.5)),
+    "piecewise 0→1": lambda eta, rho: rules.RST(eta, rho, Piecewise(0.0, 1.0, 0.5)),
+    "linear 0→1": lambda eta, rho: rules.RST(eta, rho, Linear(0.0, 1.0)),
+    "trig increasing": lambda eta, rho: rules.RST(eta, rho, TrigIncreasing(0.0, 1.0)),
+    "trig decreasing": lambda eta, rho: rules.RST(eta, rho, TrigDecreasing(0.0, 1.0)),
+    "G-RST mix, p=½": lambda eta, rho: rules.GRST(eta, rho, Constant(0.5), ALPHA, mode="mix"),
+    "G-RST radius, p=½": lambda eta, rho: rules.GRST(eta, rho, Constant(0.5), ALPHA, mode="radius"),
+    "SAM (p=1)": lambda eta, rho: rules.RST(eta, rho, 1.0),
+}
+
+
+def make_problem():
+    """The logistic problem of the study (``theory.rst_bound``'s example problem)."""
+    return problems.random_logistic(64, 8, seed=3)
+
+
+def floor_slope(p_values, samples, n_boot=1000, seed=0, confidence=0.95):
+    r"""Least-squares slope of the mean floor against p̄, with a bootstrap interval.
+
+    ``samples[k]`` holds one floor value per trajectory of the independent run at
+    ``p_values[k]``. The point estimate fits m_k = a + s p_k through the means m_k; a
+    replicate resamples each run's trajectories with replacement (independently across
+    runs) and refits. Returns (s, low, high) with the percentile interval."""
+    p = np.asarray(p_values, dtype=float)
+    design = np.linalg.pinv(np.column_stack([np.ones_like(p), p]))[1]   # row giving the slope
+    rng = np.random.default_rng(seed)
+    means = np.array([np.mean(s) for s in samples])
+    boot = np.column_stack([rng.multinomial(len(s), np.full(len(s), 1 / len(s)), size=n_boot) @ s / len(s)
+                            for s in samples])
+    slopes = boot @ design
+    tail = (1 - confidence) / 2 * 100
+    return float(design @ means), float(np.percentile(slopes, tail)), float(np.percentile(slopes, 100 - tail))
+
+
+def evaluations_claim(label, out, seed, configuration, width=4.0):
+    r"""E[gradient evaluations at T] = T(1 + p̄), checked two ways.
+
+    Exactly, per trajectory: step t costs 1 + X_t evaluations with X_t = 1[U_t < p_t], U_t
+    the run's coin uniforms (``sampling.draw_coins``), so N = T + Σ_t X_t to the integer.
+    In distribution: N has mean T(1 + p̄) and the known variance Σ_t p_t(1 − p_t), so the
+    mean over R trajectories lies within ``width`` standard errors √(Σ p(1 − p)/R) of
+    T(1 + p̄) except with probability ≈ 6e-5 (width 4). The row holds when both hold; its
+    interval is mean ± width·SE."""
+    p = out.schedules["perturb_prob"]
+    T, evals = p.size, out.metrics["grad_evals"][:, -1]
+    exact = bool(np.array_equal(evals, T + (draw_coins(T, evals.size, seed) < p).sum(axis=1)))
+    expected, half = T * (1 + float(p.mean())), width * math.sqrt(float(np.sum(p * (1 - p))) / evals.size)
+    mean = float(evals.mean())
+    return Claim(claim=f"{label}: E[gradient evaluations] = T(1 + p̄)", source=SOURCE,
+                 configuration=f"{configuration}, p̄={p.mean():.4g}", empirical=mean,
+                 ci_low=mean - half, ci_high=mean + half, bound=expected, kind="equal",
+                 verdict="holds" if exact and abs(mean - expected) <= half else "violated",
+                 note=f"interval ±{width:g} SE (known variance Σp(1−p)); per-trajectory count "
+                      f"T + #{{U_t < p_t}} {'exact' if exact else 'NOT exact'} on {evals.size} trajectories")
+
+
+def run(size="quick", outdir=".", seed=0, progress=None):
+    """Run the study; write figures into ``outdir``; return a ``StudyResult``."""
+    start = time.perf_counter()
+    if size not in CONFIG:
+        raise ValueError(f"size must be one of {sorted(CONFIG)}, got {size!r}")
+    cfg, outdir, tick = CONFIG[size], output_dir(outdir), progress or (lambda: None)
+    problem, sampler = make_problem(), TauNice(BATCH)
+    beta = problem.L_max
+    eta = 1.0 / (4.0 * beta)
+    setting = (f"logistic n={problem.n} d={problem.d}, τ-nice b={BATCH}, η=1/(4β)={eta:.4g}, "
+               f"ρ={RHO:g}")
+    claims, curves = [], {}
+    T = cfg["steps"]
+    for k, (label, make_rule) in enumerate(METHODS.items()):
+        out = simulate(problem, make_rule(eta, RHO), sampler, steps=T, trajectories=cfg["trajectories"],
+                       seed=run_seed(seed, k), record_every=max(1, T // 50))
+        claims.append(evaluations_claim(label, out, run_seed(seed, k), f"{setting}, T={T}"))
+        expected = T * (1 + float(out.schedules["perturb_prob"].mean()))
+        final = fit.final_values(out, "grad_norm_sq")
+        mean, low, high = mean_ci(final)
+        claims.append(Claim(claim=f"{label}: E‖∇f(x_T)‖² at T(1 + p̄) evaluations", source=SOURCE,
+                            configuration=f"{setting}, T={T}", empirical=mean, ci_low=low, ci_high=high,
+                            bound=float("nan"), verdict="info", kind="info",
+                            note=f"{expected:.0f} expected gradient evaluations"))
+        curves[label] = (out.metrics["grad_evals"].mean(axis=0),
+                         np.array([mean_ci(column) for column in out.metrics["grad_norm_sq"].T]).T)
+        tick()
+
+    floor_rows, floor_claims = _floor(problem, sampler, eta, cfg, seed, setting, tick)
+    claims.extend(floor_claims)
+    for j, p in enumerate(cfg["check_p"]):
+        theorem = theory.rst_bound()
+        rule = rules.RST(eta, RHO, Constant(p))
+        result = theory.check(theorem, problem=problem, rule=rule, sampler=sampler, steps=T,
+                              trajectories=cfg["check_trajectories"],
+                              seed=run_seed(seed, 1000 + j))
+        claims.append(Claim.from_check(result, f"{setting}, constant p={p:g}, T={T}", theorem.source))
+        tick()
+    figures = [_accuracy_figure(outdir, curves, setting), _floor_figure(outdir, *floor_rows)]
+    return StudyResult(NAME, TITLE, claims, figures, time.perf_counter() - start)
+
+
+def _floor(problem, sampler, eta, cfg, seed, setting, tick):
+    """Floors at constant p̄, the slope claim and the increase row."""
+    beta = problem.L_max
+    p_values, samples, floors = cfg["floor_p"], [], []
+    for k, p in enumerate(p_values):
+        out = simulate(problem, rules.RST(eta, RHO, Constant(p)), sampler, steps=cfg["floor_steps"],
+                       trajectories=cfg["floor_trajectories"], seed=run_seed(seed, 500 + k),
+                       record_every=max(1, cfg["floor_steps"] // 100))
+        samples.append(fit.tail_means(out, "grad_norm_sq", tail=0.5))
+        floors.append(fit.plateau(out, "grad_norm_sq", tail=0.5).size)
+        tick()
+    slope_th = 2 * beta ** 2 * RHO ** 2 * (1 + 2 * beta * eta)
+    slope, low, high = floor_slope(p_values, samples, cfg["n_boot"], seed)
+    config = f"{setting}, T={cfg['floor_steps']}, p̄ ∈ {{{', '.join(f'{p:g}' for p in p_values)}}}"
+    verdict = "holds" if high <= slope_th else ("violated" if low > slope_th else "inconclusive")
+    rise = floors[-1].estimate - floors[0].estimate
+    claims = [
+        Claim(claim="floor slope dF/dp̄ ≤ 2β²ρ²(1 + 2βη)", source="derived (THEORY.md §5, rst_bound)",
+              configuration=config, empirical=slope, ci_low=low, ci_high=high, bound=slope_th,
+              verdict=verdict, note="F = plateau of ‖∇f(x_t)‖² over the last half; least-squares "
+                                    "slope, 95% bootstrap CI over trajectories; β = L_max"),
+        Claim(claim="floor increase F(p̄ = max) − F(p̄ = min)", source=SOURCE, configuration=config,
+              empirical=rise, ci_low=rise, ci_high=rise,
+              bound=slope_th * (p_values[-1] - p_values[0]), verdict="info", kind="info",
+              note=f"F(min) = {floors[0]}, F(max) = {floors[-1]}; bound = the theorem's floor term"),
+    ]
+    return (p_values, floors, slope, slope_th), claims
+
+
+def _accuracy_figure(outdir, curves, setting):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, (evals, (mean, low, high)) in curves.items():
+        band(ax, evals, mean, low, high, label=label, lw=1.2)
+        ax.errorbar(evals[-1], mean[-1], yerr=[[mean[-1] - low[-1]], [high[-1] - mean[-1]]], fmt="o",
+                    ms=3, color=ax.lines[-1].get_color(), capsize=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("mean gradient evaluations spent")
+    ax.set_ylabel("E‖∇f(x_t)‖² (95% CI)")
+    ax.set_title(setting, fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
+    return save_figure(fig, outdir / "rst_accuracy")
+
+
+def _floor_figure(outdir, p_values, floors, slope, slope_th):
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    means = np.array([f.estimate for f in floors])
+    errors = np.array([[f.estimate - f.ci_low, f.ci_high - f.estimate] for f in floors]).T
+    ax.errorbar(p_values, means, yerr=errors, fmt="o", capsize=3, label="floor F(p̄) (95% CI)")
+    p = np.linspace(0, 1, 50)
+    intercept = means.mean() - slope * np.mean(p_values)
+    ax.plot(p, intercept + slope * p, "C0-", lw=1, label=f"fit: slope {slope:.3g}")
+    ax.plot(p, means[0] + slope_th * (p - p_values[0]), "k--", lw=1,
+            label=f"F(0) + 2β²ρ²(1+2βη)p̄, slope {slope_th:.3g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("p̄ (constant schedule)")
+    ax.set_ylabel("floor of ‖∇f(x_t)‖²")
+    ax.legend(fontsize=7)
+    return save_figure(fig, outdir / "rst_floor")

@@ -1,0 +1,387 @@
+r"""Study 2 — Unified SAM on PL problems: linear convergence to a neighbourhood, for every λ.
+
+The claim (``theory.unified_sam_pl``, derived in the setting of Oikonomou & Loizou 2025):
+for x_{t+1} = x_t − γ∇f_S(x_t + ρ(1 − λ + λ/‖g_t‖)g_t) on a μ-PL function under the ABC
+condition (A, B, C of the sampler), if 4BK ≤ 1, 4AK ≤ μ and γμ ≤ 2,
+
+    E[f(x_T) − f*] ≤ (1 − γμ/2)^T (f(x_0) − f*) + 2N/μ,
+    K = 2L_batch²ρ²(1 − λ)²(1 + Lγ) + Lγ,   N = KC + 2λ²L_batch²ρ²(1 + Lγ).
+
+Problems: least squares (n = 64, d = 8, κ = 4) consistent (every ∇f_i(x*) = 0, so C = 0)
+and inconsistent (C > 0), and the non-convex PL sine least squares; τ-nice b = 8 unless
+stated; λ ∈ {0, ¼, ½, ¾, 1}; every run starts at the problem's x_0.
+
+(a) ``theory.check`` for each problem and λ, with ρ = min(ρ_max, ½ the largest admissible
+    radius as γ → 0) and γ the largest admissible step at that ρ (``tuned_rule``).
+(b) On the same runs recorded every few steps: the per-step contraction factor q of
+    E[f(x_t) − f*] (``fit.fit_linear_rate``, automatic window) against the theorem's
+    1 − γμ/2 (holds when the whole interval of q lies at or below it), and the plateau
+    (``fit.plateau``, mean over the last 20 % of records, t ≥ t_0) against the theorem's
+    bound at t_0, (1 − γμ/2)^{t_0}(f(x_0) − f*) + 2N/μ: the neighbourhood 2N/μ plus what
+    is left of the transient (each row's note gives both). Where 2N/μ = 0 (USAM on a
+    consistent problem, up to the rounding of C, see ``ROUNDING``) the theorem claims
+    convergence to f* itself: the rate row is the test and no plateau row is written.
+(c) Samplers on the inconsistent problem with λ = ½: τ-nice b ∈ {1, 4, 16, 64} (64 = n is
+    full batch, A = 0) and single-element uniform versus importance sampling
+    (p_i ∝ L_i: A = L̄ instead of L_max, so the admissible γ is larger); each tuned as in (a),
+    its rate and plateau checked as in (b).
+(d) The step and radius the authors' experiments run (THEORY.md §5):
+    ρ = 1/(4L) if λ = 1 else min(1, μ/(2(Bμ + A)(1 − λ)²))/(4L), γ = min(2, μ/(8(Bμ + A)))/L,
+    on the inconsistent problem: whether they meet our derived conditions
+    (``Theorem.condition_reports``) and the plateau they reach. Where a condition fails the
+    row is "info" (our theorem does not apply) and names it.
+(e) The authors' importance sampling without reweighting: i drawn with p_i = L_i/Σ_j L_j,
+    the step using (1/b)Σ_k ∇f_{i_k} instead of the unbiased (1/b)Σ_k ∇f_{i_k}/(n p_{i_k}).
+    Its mean is Σ_i p_i ∇f_i = ∇F̃ with F̃ = Σ_i p_i f_i, so it can only converge to
+    x̃* = argmin F̃, which differs from x* unless every ∇f_i(x*) = 0. ``biased_problem``
+    emulates it exactly with samtheory's (always unbiased) samplers; x̃* and x* come in
+    closed form (least squares). Both run Oikonomou & Loizou's decreasing schedules
+    γ_k = min(γ, (2k + 1)/((k + 1)²μ)), ρ_k = min(ρ, 1/(2k + 1)), under which the unbiased
+    method converges to x*; x_T is recorded at a geometric set of horizons T (runs with
+    one seed share their first steps, so x_T of a shorter run is the iterate of a
+    longer one).
+"""
+from dataclasses import replace
+import time
+
+import numpy as np
+
+from .. import fit, problems, theory
+from ..engine.simulate import simulate
+from ..plots import mean_band, plt, save_figure
+from ..rules import UnifiedSAM
+from ..sampling import Importance, TauNice, WithReplacement
+from ..schedules import DecreasingRadius, DecreasingStep
+from ..theory.unified_sam import NOISE
+from .base import Claim, StudyResult, mean_ci, prepare, run_seed
+
+NAME = "unified_sam"
+TITLE = "Unified SAM: linear convergence to a neighbourhood on PL problems"
+SOURCE = "derived (setting of Oikonomou & Loizou 2025)"
+AUTHORS = "Oikonomou & Loizou 2025, experiment code"
+CONFIG = {
+    "quick": dict(steps=1500, trajectories=200, record_every=10, bias_steps=4000, n_boot=500),
+    "full": dict(steps=4000, trajectories=2000, record_every=10, bias_steps=32000, n_boot=2000),
+}
+LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+RHO_MAX = 0.02
+BATCH = 8
+SAMPLER_LAMBDA = 0.5
+SAMPLER_BATCHES = (1, 4, 16, 64)
+BIAS_BATCH = 4
+BIAS_TOLERANCE = 0.1        # relative: "E‖x_T − x*‖² = ‖x̃* − x*‖²" within 10 %
+# 2N/μ below ROUNDING × (f(x_0) − f*) is the rounding of C = 0 (consistent problems: C is
+# computed from f* ≈ 1e-30, not exactly 0): the theorem then claims convergence to f*.
+ROUNDING = 1e-12
+PROBLEMS = {
+    "LS consistent": lambda: problems.random_least_squares(64, 8, condition=4, consistent=True, seed=1),
+    "LS inconsistent": lambda: problems.random_least_squares(64, 8, condition=4, seed=1),
+    "sine LS": lambda: problems.random_sine_least_squares(64, 8, seed=2),
+}
+# The sine problem's admissible steps are ~20× smaller: it runs this many times more steps
+# in the λ sweep, so that its runs reach their plateau.
+STEPS_FACTOR = {"sine LS": 3}
+INCONSISTENT = "LS inconsistent"
+
+
+# -- configurations ----------------------------------------------------------------------
+
+def tuned_rule(theorem, problem, sampler, steps, lam, rho_max=RHO_MAX):
+    r"""Unified SAM with interpolation ``lam`` meeting ``theorem``'s conditions:
+    ρ = min(ρ_max, ½ sup{ρ admissible as γ → 0}), then γ = sup{γ admissible at that ρ}."""
+    radius = min(rho_max, 0.5 * theorem.largest("rho", problem, UnifiedSAM(0.0, 1.0, lam), sampler, steps))
+    return theory.tuned(theorem, lambda value: UnifiedSAM(value, radius, lam), problem, sampler, steps)
+
+
+def authors_rule(problem, sampler, lam):
+    r"""The authors' experiment settings (THEORY.md §5), with their A, B of the sampler:
+    ρ = 1/(4L) if λ = 1 else min(1, μ/(2(Bμ + A)(1 − λ)²))/(4L), γ = min(2, μ/(8(Bμ + A)))/L."""
+    found, _, _ = theory.values(problem, UnifiedSAM(1.0, 1.0, lam), sampler, 1)
+    L, mu, A, B = found["L"], found["mu"], found["A"], found["B"]
+    rho = 1 / (4 * L) if lam == 1 else min(1.0, mu / (2 * (B * mu + A) * (1 - lam) ** 2)) / (4 * L)
+    return UnifiedSAM(min(2.0, mu / (8 * (B * mu + A))) / L, rho, lam)
+
+
+def neighbourhood(theorem, problem, rule, sampler, steps):
+    """The theorem's neighbourhood 2N/μ on a configuration (conditions not checked)."""
+    numbers, _ = theorem.numbers(problem, rule, sampler, steps)
+    symbols = theory.symbols()
+    expr = 2 * NOISE / symbols["mu"]
+    return float(expr.subs({symbols[name]: value for name, value in numbers.items()}))
+
+
+def biased_problem(problem, probabilities):
+    r"""A least-squares problem whose *unbiased* estimator under ``WithReplacement(b, p)``
+    is the *unreweighted* estimator of ``problem`` under the same draws.
+
+    With i.i.d. draws i_1..i_b ~ p, samtheory's estimator of f̃ = (1/n)Σ f̃_i is
+    Σ_k ∇f̃_{i_k}/(n b p_{i_k}). Choosing f̃_i = n p_i f_i makes it (1/b)Σ_k ∇f_{i_k}, the
+    unreweighted estimator of f, draw for draw (the ascent step too). For
+    f_i = ½(a_iᵀx − y_i)², f̃_i = ½(√(np_i) a_iᵀx − √(np_i) y_i)²: rows and targets scaled by
+    √(n p_i). Then f̃ = Σ_i p_i f_i = F̃, and the emulating problem's x* is
+    x̃* = argmin F̃ = (AᵀPA)⁺AᵀPy, P = diag(p) — not ``problem``'s x*.
+    """
+    scale = np.sqrt(problem.n * np.asarray(probabilities, dtype=np.float64))
+    out = problems.LeastSquares(problem.A * scale[:, None], problem.y * scale, x0=problem.x0)
+    out.name = f"{problem.name}, rows scaled by √(n p_i)"
+    return out
+
+
+# -- measurements ----------------------------------------------------------------------------
+
+def _describe(rule, sampler_text, steps):
+    lr, rho, lam = (getattr(rule, a).value for a in ("lr", "rho", "lam"))
+    return f"{sampler_text}, λ={lam:g}, γ={lr:.3g}, ρ={rho:.3g}, T={steps}"
+
+
+def _rate_and_plateau(theorem, problem, rule, sampler, steps, out, configuration, n_boot, seed):
+    """Rows (b) for one recorded run: q against 1 − γμ/2, plateau against 2N/μ."""
+    gamma, mu = rule.lr.value, problem.mu
+    try:
+        rate, window = fit.fit_linear_rate(out, "loss_gap", n_boot=n_boot, seed=seed), "automatic window"
+    except ValueError:
+        # The run never got within 10× of its tail level (a slow sampler over a short
+        # horizon): the whole run is the decay.
+        rate = fit.fit_linear_rate(out, "loss_gap", window=(out.steps[0], out.steps[-1]), n_boot=n_boot,
+                                   seed=seed)
+        window = "whole run (no plateau reached)"
+    comparison = rate.compare(1 - gamma * mu / 2)
+    q = comparison.measured
+    rows = [Claim(claim="contraction factor q ≤ 1 − γμ/2", source=SOURCE, configuration=configuration,
+                  empirical=q.estimate, ci_low=q.ci_low, ci_high=q.ci_high, bound=comparison.theorem_factor,
+                  verdict=comparison.verdict,
+                  note=f"log q / log q_th = {comparison.rate_ratio:.3g} (× the guaranteed speed); {window}")]
+    radius = neighbourhood(theorem, problem, rule, sampler, steps)
+    if radius > ROUNDING * problem.loss_gap(problem.x0):
+        rows.append(_plateau_claim("plateau E[f − f*] ≤ 2N/μ + transient", SOURCE, configuration, problem,
+                                   rule, out, radius))
+    return rows, q, radius
+
+
+def _plateau_claim(text, source, configuration, problem, rule, out, radius, outside=None):
+    r"""The tail mean of E[f(x_t) − f*] (``fit.plateau``, last 20 % of records, from step t_0)
+    against the theorem's bound at t_0, (1 − γμ/2)^{t_0}(f(x_0) − f*) + 2N/μ: every record
+    of the tail obeys it, so their mean does. The note gives the transient's share; where
+    it dominates, the run is too short to test the neighbourhood itself. ``outside``: the
+    failing conditions when the theorem does not apply (the row is then "info")."""
+    level = fit.plateau(out, "loss_gap")
+    transient = (1 - rule.lr.value * problem.mu / 2) ** level.tail_steps[0] * problem.loss_gap(problem.x0)
+    bound, size = transient + radius, level.size
+    note = (f"tail mean over t ≥ {level.tail_steps[0]}; bound = 2N/μ {radius:.3g} + transient "
+            f"{transient:.3g}")
+    if outside:
+        return Claim(claim=text, source=source, configuration=configuration, empirical=size.estimate,
+                     ci_low=size.ci_low, ci_high=size.ci_high, bound=bound, verdict="info", kind="info",
+                     note="outside our derived conditions: " + "; ".join(str(r) for r in outside))
+    verdict = ("violated" if out.diverged.any() or size.ci_low > bound
+               else "holds" if size.ci_high <= bound else "inconclusive")
+    return Claim(claim=text, source=source, configuration=configuration, empirical=size.estimate,
+                 ci_low=size.ci_low, ci_high=size.ci_high, bound=bound, verdict=verdict, note=note)
+
+
+def _simulate(problem, rule, sampler, cfg, seed, steps=None):
+    steps = cfg["steps"] if steps is None else steps
+    return simulate(problem, rule, sampler, steps=steps, trajectories=cfg["trajectories"], seed=seed,
+                    record_every=cfg["record_every"] * steps // cfg["steps"])
+
+
+def _lambda_sweep(theorem, cfg, seed, tick):
+    """(a) and (b): every problem × λ. Returns rows and {problem: [(λ, out, q, plateau, 2N/μ)]}."""
+    rows, curves, k = [], {}, 0
+    sampler = TauNice(BATCH)
+    for name, make in PROBLEMS.items():
+        problem = make()
+        steps = cfg["steps"] * STEPS_FACTOR.get(name, 1)
+        curves[name] = []
+        for lam in LAMBDAS:
+            rule = tuned_rule(theorem, problem, sampler, steps, lam)
+            configuration = f"{name}, " + _describe(rule, f"τ-nice b={BATCH}", steps)
+            run_id = run_seed(seed, k)
+            result = theory.check(theorem, problem=problem, rule=rule, sampler=sampler, steps=steps,
+                                  trajectories=cfg["trajectories"], seed=run_id)
+            rows.append(Claim.from_check(result, configuration, SOURCE))
+            out = _simulate(problem, rule, sampler, cfg, run_id, steps)
+            more, q, radius = _rate_and_plateau(theorem, problem, rule, sampler, steps, out,
+                                                configuration, cfg["n_boot"], seed)
+            rows += more
+            level = fit.plateau(out, "loss_gap").size if len(more) > 1 else None
+            curves[name].append((lam, out, level, radius))
+            k += 1
+            tick()
+    return rows, curves, k
+
+
+def _sampler_sweep(theorem, cfg, seed, tick, first):
+    """(c): samplers on the inconsistent problem at λ = ½."""
+    problem = PROBLEMS[INCONSISTENT]()
+    samplers = {f"τ-nice b={b}": TauNice(b) for b in SAMPLER_BATCHES}
+    samplers.update({"uniform b=1": WithReplacement(1), "importance b=1": Importance(1)})
+    rows, curves = [], []
+    for k, (label, sampler) in enumerate(samplers.items()):
+        rule = tuned_rule(theorem, problem, sampler, cfg["steps"], SAMPLER_LAMBDA)
+        configuration = f"{INCONSISTENT}, " + _describe(rule, label, cfg["steps"])
+        out = _simulate(problem, rule, sampler, cfg, run_seed(seed, first + k))
+        more, q, radius = _rate_and_plateau(theorem, problem, rule, sampler, cfg["steps"], out, configuration,
+                                            cfg["n_boot"], seed)
+        rows += [replace(row, claim=f"[{label}] {row.claim}") for row in more]
+        curves.append((label, rule, out))
+        tick()
+    return rows, curves, first + len(samplers)
+
+
+def _authors_sweep(theorem, cfg, seed, tick, first):
+    """(d): the authors' γ and ρ on the inconsistent problem, τ-nice b = 8."""
+    problem, sampler = PROBLEMS[INCONSISTENT](), TauNice(BATCH)
+    rows, points = [], []
+    for k, lam in enumerate(LAMBDAS):
+        rule = authors_rule(problem, sampler, lam)
+        numbers, schedules = theorem.numbers(problem, rule, sampler, cfg["steps"])
+        failing = [report for report in theorem.condition_reports(numbers, schedules) if not report.holds]
+        out = _simulate(problem, rule, sampler, cfg, run_seed(seed, first + k))
+        radius = neighbourhood(theorem, problem, rule, sampler, cfg["steps"])
+        row = _plateau_claim("authors' γ, ρ: plateau ≤ 2N/μ + transient", AUTHORS,
+                             f"{INCONSISTENT}, " + _describe(rule, f"τ-nice b={BATCH}", cfg["steps"]),
+                             problem, rule, out, radius, outside=failing)
+        rows.append(row)
+        points.append((lam, fit.plateau(out, "loss_gap").size, radius, not failing))
+        tick()
+    return rows, points, first + len(LAMBDAS)
+
+
+def _iterates_at(problem, rule, sampler, horizons, trajectories, seed):
+    """x_T for every T in ``horizons``, one run per horizon with the same seed: (len, traj, d)."""
+    return np.stack([simulate(problem, rule, sampler, steps=int(T), trajectories=trajectories, seed=seed,
+                              record_every=int(T)).final_x for T in horizons])
+
+
+def _bias_study(cfg, seed, tick, first):
+    """(e): unreweighted versus reweighted importance sampling on the inconsistent problem."""
+    problem = PROBLEMS[INCONSISTENT]()
+    p = problem.L_i / problem.L_i.sum()
+    emulation = biased_problem(problem, p)
+    x_star, x_tilde = problem.x_star, emulation.x_star
+    bias = float(np.sum((x_tilde - x_star) ** 2))
+    unbiased_sampler, biased_sampler = Importance(BIAS_BATCH), WithReplacement(BIAS_BATCH, p)
+    constant = tuned_rule(theory.unified_sam_pl(), problem, unbiased_sampler, cfg["bias_steps"], SAMPLER_LAMBDA)
+    gamma, rho = constant.lr.value, constant.rho.value
+    rule = UnifiedSAM(DecreasingStep(gamma, problem.mu), DecreasingRadius(rho), SAMPLER_LAMBDA)
+    T = cfg["bias_steps"]
+    horizons = np.unique(np.geomspace(16, T, 10).astype(int))
+    run_id = run_seed(seed, first)
+    decreasing = theory.unified_sam_pl_decreasing()
+    check = theory.check(decreasing, problem=problem, rule=rule, sampler=unbiased_sampler, steps=T,
+                         trajectories=cfg["trajectories"], seed=run_id)
+    setting = (f"{INCONSISTENT}, p_i ∝ L_i, b={BIAS_BATCH}, λ={SAMPLER_LAMBDA:g}, γ_k=min({gamma:.3g}, "
+               f"(2k+1)/((k+1)²μ)), ρ_k=min({rho:.3g}, 1/(2k+1)), T={T}")
+    iterates = {"reweighted (unbiased)": _iterates_at(problem, rule, unbiased_sampler, horizons,
+                                                      cfg["trajectories"], run_id),
+                "unreweighted (authors')": _iterates_at(emulation, rule, biased_sampler, horizons,
+                                                        cfg["trajectories"], run_id)}
+    tick()
+    to_star = {k: np.sum((x - x_star) ** 2, axis=2) for k, x in iterates.items()}
+    to_tilde = {k: np.sum((x - x_tilde) ** 2, axis=2) for k, x in iterates.items()}
+    good, bad = (mean_ci(to_star[k][-1]) for k in iterates)
+    tilde_gap = mean_ci(to_tilde["unreweighted (authors')"][-1])[0]
+    close = abs(bad[0] - bias) <= BIAS_TOLERANCE * bias
+    rows = [
+        Claim.from_check(check, f"reweighted importance: {setting}", SOURCE),
+        Claim(claim="reweighted importance: E‖x_T − x*‖² below the bias ‖x̃* − x*‖²", source=SOURCE,
+              configuration=setting, empirical=good[0], ci_low=good[1], ci_high=good[2], bound=bias,
+              verdict="holds" if good[2] <= bias else ("violated" if good[1] > bias else "inconclusive"),
+              note="x̃* = argmin Σ p_i f_i, in closed form"),
+        Claim(claim="unreweighted importance converges to x*: E‖x_T − x*‖² ≤ the reweighted one's",
+              source=AUTHORS, configuration=setting, empirical=bad[0], ci_low=bad[1], ci_high=bad[2],
+              bound=good[2], verdict="holds" if bad[2] <= good[2] else (
+                  "violated" if bad[1] > good[2] else "inconclusive"),
+              should_hold=False, note="biased estimator: expected to fail"),
+        Claim(claim="unreweighted importance converges to x̃* ≠ x*: E‖x_T − x*‖² = ‖x̃* − x*‖²",
+              source="derived (bias of the unweighted estimator)", configuration=setting, empirical=bad[0],
+              ci_low=bad[1], ci_high=bad[2], bound=bias, verdict="holds" if close else "violated", kind="equal",
+              note=f"within {BIAS_TOLERANCE:.0%}; E‖x_T − x̃*‖² = {tilde_gap:.3g}"),
+    ]
+    return rows, (horizons, to_star, to_tilde, bias)
+
+
+def units(size):
+    """How many times ``run`` calls ``progress``: problems × λ, samplers, the authors' λ's, and
+    the importance-bias runs."""
+    return len(PROBLEMS) * len(LAMBDAS) + len(SAMPLER_BATCHES) + 2 + len(LAMBDAS) + 1
+
+
+def run(size="quick", outdir=".", seed=0, progress=None):
+    """Run the study; write figures into ``outdir``; return a ``StudyResult``."""
+    start = time.perf_counter()
+    cfg, outdir, tick = prepare(CONFIG, size, outdir, progress)
+    theorem = theory.unified_sam_pl()
+    sweep, curves, k = _lambda_sweep(theorem, cfg, seed, tick)
+    sampling_rows, sampling_curves, k = _sampler_sweep(theorem, cfg, seed, tick, k)
+    authors_rows, authors_points, k = _authors_sweep(theorem, cfg, seed, tick, k)
+    bias_rows, bias_data = _bias_study(cfg, seed, tick, k)
+    figures = [_convergence_figure(outdir, curves), _plateau_figure(outdir, curves, authors_points),
+               _sampling_figure(outdir, sampling_curves), _bias_figure(outdir, bias_data)]
+    return StudyResult(NAME, TITLE, sweep + sampling_rows + authors_rows + bias_rows, figures,
+                       time.perf_counter() - start)
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+def _normalised(out):
+    return out.metrics["loss_gap"] / out.metrics["loss_gap"][:, :1]
+
+
+def _convergence_figure(outdir, curves):
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.6), sharey=True)
+    for ax, (name, runs) in zip(np.atleast_1d(axes), curves.items()):
+        for lam, out, _, _ in runs:
+            mean_band(ax, out.steps, _normalised(out), label=f"λ={lam:g}", log_floor=1e-3)
+        ax.set(yscale="log", xlabel="step t", title=name)
+        ax.legend(fontsize=7)
+    np.atleast_1d(axes)[0].set_ylabel(r"$(f(x_t) - f^*)/(f(x_0) - f^*)$")
+    fig.suptitle("Unified SAM, theorem-tuned γ and ρ (τ-nice b = 8): mean with 95 % band")
+    return save_figure(fig, outdir / "unified_sam_convergence")
+
+
+def _plateau_figure(outdir, curves, authors_points):
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, runs in curves.items():
+        points = [(lam, level, radius) for lam, _, level, radius in runs if level is not None]
+        if not points:
+            continue
+        lam = np.array([p[0] for p in points])
+        est = np.array([p[1].estimate for p in points])
+        err = np.array([[p[1].estimate - p[1].ci_low, p[1].ci_high - p[1].estimate] for p in points]).T
+        line = ax.errorbar(lam, est, yerr=err, marker="o", capsize=2, label=f"{name}: measured")[0]
+        ax.plot(lam, [p[2] for p in points], ls="--", color=line.get_color(), label=f"{name}: 2N/μ")
+    lam = np.array([p[0] for p in authors_points])
+    ax.plot(lam, [p[1].estimate for p in authors_points], "ks-", ms=4,
+            label=f"{INCONSISTENT}, authors' γ, ρ (filled: meets our conditions)", mfc="none")
+    meets = [p for p in authors_points if p[3]]
+    if meets:
+        ax.plot([p[0] for p in meets], [p[1].estimate for p in meets], "ks", ms=4)
+    ax.set(yscale="log", xlabel="λ", ylabel="plateau of E[f(x_t) − f*]", title="Neighbourhood vs λ")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return save_figure(fig, outdir / "unified_sam_plateau")
+
+
+def _sampling_figure(outdir, sampling_curves):
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for label, rule, out in sampling_curves:
+        mean_band(ax, out.steps, _normalised(out), label=f"{label} (γ={rule.lr.value:.3g})", log_floor=1e-3)
+    ax.set(yscale="log", xlabel="step t", ylabel=r"$(f(x_t) - f^*)/(f(x_0) - f^*)$",
+           title=f"Samplers, {INCONSISTENT}, λ = {SAMPLER_LAMBDA:g}, theorem-tuned γ")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return save_figure(fig, outdir / "unified_sam_sampling")
+
+
+def _bias_figure(outdir, bias_data):
+    horizons, to_star, to_tilde, bias = bias_data
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name in to_star:
+        mean_band(ax, horizons, to_star[name].T, label=f"{name}: ‖x_T − x*‖²", marker="o", log_floor=1e-3)
+    mean_band(ax, horizons, to_tilde["unreweighted (authors')"].T, label="unreweighted: ‖x_T − x̃*‖²",
+              marker="^", ls=":", log_floor=1e-3)
+    ax.axhline(bias, color="k", ls="--", lw=1, label="‖x̃* − x*‖² (closed form)")
+    ax.set(xscale="log", yscale="log", xlabel="horizon T", ylabel="mean squared distance",
+           title="Importance sampling with and without reweighting")
+    ax.legend(fontsize=7)
+    return save_figure(fig, outdir / "unified_sam_importance_bias")
