@@ -331,6 +331,20 @@ def test_divergence_of_other_rules_agrees():
             assert_divergence_pattern(fast, r)
 
 
+@pytest.mark.parametrize("backends", [("numba", "reference"), ("array", "numba")])
+def test_stable_sam_norm_overflow_is_divergence(backends):
+    """Stable SAM beyond its threshold: once ‖h‖² overflows (|x| ~ 1e154) the scale
+    ‖g‖/‖h‖ would be 0 and the iterate would stop at a huge finite value; instead the
+    trajectory is flagged as diverged, at the same step in every backend."""
+    problem = problems.Quadratic([10.0, 3.0, 1.0])
+    fast, ref = run_both(problem, StableSAM(0.25, 0.05), TauNice(3), backends, steps=2000,
+                         trajectories=1, record_every=100)
+    assert ref.diverged[0] and fast.diverged_at[0] == ref.diverged_at[0]
+    # the top factor is |1 − 2.5| = 1.5 per step: ‖h‖² ≈ (λ₁(1 + ρλ₁)|x|)² passes 1.8e308 at step 870
+    assert ref.diverged_at[0] == 870
+    assert np.isnan(ref.metrics["loss_gap"][0, -1])
+
+
 # -- running iterate metrics ----------------------------------------------------
 
 TRACK_PROBLEMS = ["least_squares", "sine_least_squares", "logistic", "saddle"]

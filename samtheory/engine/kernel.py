@@ -271,7 +271,9 @@ def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exac
                     for j in range(d):
                         gg += g[j] * g[j]
                         hh += h[j] * h[j]
-                    ratio = math.sqrt(gg) / (math.sqrt(hh) + GUARD)
+                    # ‖h‖² overflowing while g is finite would give ratio 0 and freeze the
+                    # iterate at a huge finite value: NaN flags the trajectory as diverged.
+                    ratio = math.sqrt(gg) / (math.sqrt(hh) + GUARD) if hh < math.inf else math.nan
                     if cap:
                         ratio = min(1.0, ratio)
                     for j in range(d):

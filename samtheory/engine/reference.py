@@ -161,7 +161,9 @@ def _step(problem, rule, schedule, descent, ascent, coins, r, t, x, state):
         if rule.grst_mode == "mix":
             h = g + (rule.grst_alpha / prob) * (h - g)
         if rule.stable:
-            scale = np.linalg.norm(g) / (np.linalg.norm(h) + GUARD)
+            h_norm = np.linalg.norm(h)
+            # an overflowing ‖h‖ would give scale 0 (a frozen iterate): NaN means diverged
+            scale = np.linalg.norm(g) / (h_norm + GUARD) if np.isfinite(h_norm) else np.nan
             if rule.stable_cap:
                 scale = min(1.0, scale)
             h = scale * h

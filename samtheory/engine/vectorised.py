@@ -376,7 +376,9 @@ def _step(D, plan, state, keys, t):
     if rule.grst_mode == "mix":
         h = g + (rule.grst_alpha / prob) * (h - g)
     if rule.stable:
-        ratio = xp.sqrt((g * g).sum(axis=-1)) / (xp.sqrt((h * h).sum(axis=-1)) + GUARD)
+        h_norm = xp.sqrt((h * h).sum(axis=-1))
+        # an overflowing ‖h‖ would give ratio 0 (a frozen iterate): NaN means diverged
+        ratio = xp.where(xp.isfinite(h_norm), xp.sqrt((g * g).sum(axis=-1)) / (h_norm + GUARD), xp.nan)
         if rule.stable_cap:
             ratio = xp.minimum(1.0, ratio)
         h = h * ratio[:, None]
