@@ -7,6 +7,8 @@ matplotlib.use("Agg")       # studies run in terminals and CI: never open a wind
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ._stats import t_half_width  # noqa: E402
+
 
 def save_figure(fig, path):
     """Write ``fig`` as ``path`` with suffix .png and .pdf; close it; return the PNG path."""
@@ -30,13 +32,10 @@ def mean_band(ax, x, values, label=None, confidence=0.95, log_floor=None, **styl
     Student-t interval m̂ ± t_{n−1,(1+c)/2}·sd/√n per record; rows with a NaN/inf (diverged
     trajectories) are left out. On a log axis pass ``log_floor`` (e.g. 1e-3): the lower
     end is clipped to ``log_floor`` × the mean so the band stays positive."""
-    from scipy import stats
-
     rows = np.asarray(values, dtype=np.float64)
     rows = rows[np.all(np.isfinite(rows), axis=1)]
     mean = rows.mean(axis=0)
-    half = (stats.t.ppf((1.0 + confidence) / 2.0, max(rows.shape[0] - 1, 1))
-            * rows.std(axis=0, ddof=1) / np.sqrt(rows.shape[0])) if rows.shape[0] > 1 else 0.0 * mean
+    half = t_half_width(rows, confidence) if rows.shape[0] > 1 else 0.0 * mean
     low = mean - half
     if log_floor is not None:
         low = np.maximum(low, log_floor * mean)

@@ -9,7 +9,8 @@ import math
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+
+from .._stats import t_half_width
 
 SIZES = ("quick", "full")
 KINDS = ("upper", "equal", "info")   # empirical ≤ bound; empirical ≈ expected; reported only
@@ -96,8 +97,7 @@ def mean_ci(sample, confidence=0.95):
     mean = float(values.mean())
     if values.size == 1:
         return mean, mean, mean
-    half = float(stats.t.ppf((1.0 + confidence) / 2.0, values.size - 1)
-                 * values.std(ddof=1) / math.sqrt(values.size))
+    half = float(t_half_width(values, confidence))
     return mean, mean - half, mean + half
 
 

@@ -33,9 +33,9 @@ from typing import Callable
 
 import numpy as np
 import sympy as sp
-from scipy import stats
 
 from .. import _validate
+from .._stats import t_half_width
 from ..engine.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, STRATIFIED, LOGISTIC, NONE, SINE, RATIONAL
 from ..engine.simulate import simulate
 from ..problems.base import FiniteSum
@@ -281,8 +281,7 @@ def _mean_ci(samples, diverged, confidence):
     mean = float(samples.mean())
     if samples.size < 2:
         return Measurement(mean, -math.inf, math.inf, samples.size, 0, "one trajectory: no interval")
-    half = float(stats.t.ppf(0.5 + confidence / 2, samples.size - 1) * samples.std(ddof=1)
-                 / math.sqrt(samples.size))
+    half = float(t_half_width(samples, confidence))
     return Measurement(mean, mean - half, mean + half, samples.size, 0)
 
 
