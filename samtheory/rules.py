@@ -23,7 +23,7 @@ One step of ``Rule`` at iterate x, step t (0-based), with minibatch S_t:
      with ``amsgrad`` v̂ ← max(v̂, v) (v̂ starts at ``vhat_init``), else v̂ = v;
      x ← x − γ_t (m / c1) / (√(v̂ / c2) + ``eps``), where c1 = 1 − β1^{t+1},
      c2 = 1 − β2^{t+1} with ``bias_correction`` and c1 = c2 = 1 without.
-     AdaSAM (THEORY.md §3): amsgrad, no bias correction, eps = 0, v̂_0 = ε².
+     AdaSAM (docs/theory.md §3): amsgrad, no bias correction, eps = 0, v̂_0 = ε².
 
 Every gradient evaluation ∇f_S counts once in the ``grad_evals`` metric.
 """

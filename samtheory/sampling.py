@@ -1,7 +1,7 @@
 r"""Arbitrary samplings and the exact index/weight streams the engine uses.
 
 A sampling draws a random multiset S of {0..n−1} with weights v_i, E[v_i] = 1,
-and the gradient estimator is ∇f_S(x) = (1/n) Σ_i v_i ∇f_i(x) (THEORY.md §1).
+and the gradient estimator is ∇f_S(x) = (1/n) Σ_i v_i ∇f_i(x) (docs/theory.md §1).
 Each draw k of a step is stored as an index i_k and a weight w_k = v_{i_k}/n
 (per occurrence; a function of i_k alone, tabulated once in
 ``BoundSampler.index_weights``), so that ∇f_S(x) = Σ_k w_k ∇f_{i_k}(x):

@@ -1,5 +1,5 @@
 """Sampling constants (``samtheory.theory.constants``): closed forms against exact
-enumeration, THEORY.md §2's special cases, the inequalities at random points
+enumeration, docs/theory.md §2's special cases, the inequalities at random points
 (exact and Monte Carlo), where they are tight, and bad inputs.
 
 Tolerances. Closed forms and enumeration agree to 1e-12 relative (both are exact
@@ -119,7 +119,7 @@ def test_sigma_star_formula_equals_enumeration(problem_name, sampler_name):
         assert constants.sigma_star_sq > 1e-3 * scale
 
 
-# -- THEORY.md §2 special cases ----------------------------------------------------
+# -- docs/theory.md §2 special cases ----------------------------------------------------
 
 def test_single_element_uniform_and_importance():
     p = LS_NOISY
@@ -148,7 +148,7 @@ def test_tau_nice_formulas(b):
     p = LS_NOISY
     n = p.n
     constants = sampling_constants(p, TauNice(b))
-    # the Unified SAM code's ABC constants, and THEORY's expected smoothness
+    # the Unified SAM code's ABC constants, and the expected smoothness of docs/theory.md §2
     A = (n - b) / (b * (n - 1)) * p.L_max
     B = n * (b - 1) / (b * (n - 1))
     assert constants.A == pytest.approx(A, rel=1e-14, abs=1e-15)

@@ -70,7 +70,7 @@ def test_predict_and_exclusion():
 
 
 def test_escape_steps_equal_theory():
-    """THEORY.md §4: GD 142; USAM 280, 1386, stuck; Stable USAM 212, 274, stuck."""
+    """docs/theory.md §4: GD 142; USAM 280, 1386, stuck; Stable USAM 212, 274, stuck."""
     assert [stable_sam.closed_form_escape(0.05, rho) for rho in (0.0, 0.5, 0.9, 2.0)] == [142, 280, 1386, None]
     claims, measured = stable_sam.escape_claims()
     assert measured == [142, 280, 1386, None, 212, 274, None]

@@ -103,7 +103,7 @@ class Quadratic(FiniteSum):
 
 
 def saddle(a=1.0, c=1.0, x0=(1.0, 1e-3)):
-    """The saddle toy f(x, y) = ½(a x² − c y²) of THEORY.md §4 (a, c > 0)."""
+    """The saddle toy f(x, y) = ½(a x² − c y²) of docs/theory.md §4 (a, c > 0)."""
     a = _validate.real("a", a, 0.0, np.inf, low_open=True)
     c = _validate.real("c", c, 0.0, np.inf, low_open=True)
     problem = Quadratic([a, -c], x0=x0)

@@ -1,6 +1,6 @@
 r"""Study 1 — AdaSAM: the O(1/√(bT)) rate and its linear speedup in the batch size b.
 
-The claim (``theory.adasam_rate``, THEORY.md §5): AdaSAM with β1 = 0, γ = c√(b/T),
+The claim (``theory.adasam_rate``, docs/theory.md §5): AdaSAM with β1 = 0, γ = c√(b/T),
 ρ = r/√(bT) and γ ≤ ε²/(6LĜ) satisfies
 
     E_T := (1/T) Σ_{t<T} E‖∇f(x_t)‖² ≤ 4Ĝ(f(x_0) − f*)/(γT) + 2Ĝ²L_batch²ρ²/ε²

@@ -13,10 +13,10 @@ formula (1/n) Σ ℓ''(a_iᵀx) a_i a_iᵀ + c diag r''(x − z), checked agains
   the odd 1-D map t ↦ t − ηg'(t) is stable iff (1 − ηg''(t))² < 1, i.e. g''(t) < 2/η at
   its points [derived]. Edge 2/η.
 - USAM: a fixed point is stable iff ηλ(1 + ρλ) < 2, edge λ* = (√(1 + 8ρ/η) − 1)/(2ρ)
-  [derived, THEORY.md §4]; on a 2-cycle the condition mixes g'' at x and at the ascent
+  [derived, docs/theory.md §4]; on a 2-cycle the condition mixes g'' at x and at the ascent
   point, so here λ* is tested empirically.
 - SAM (normalised): on the 2-cycle of a quadratic ηλ(1 + ρλ/‖∇f‖) = 2 exactly
-  (THEORY.md §4, Long & Bartlett's SAM edge), i.e. λ_t ≤ λ_SAM(‖∇f‖), the positive root
+  (docs/theory.md §4, Long & Bartlett's SAM edge), i.e. λ_t ≤ λ_SAM(‖∇f‖), the positive root
   of ηρλ² + η‖∇f‖λ − 2‖∇f‖ = 0, which lies below 2/η; here tested empirically as
   S_t = ηλ_t(1 + ρλ_t/‖∇f(x_t)‖) ≤ 2, and λ_t ≤ 2/η.
 
@@ -49,7 +49,7 @@ from .base import Claim, StudyResult, exact_claim, full_batch, output_dir
 
 NAME = "edge_of_stability"
 TITLE = "Edge of stability: sharpness reached under GD, USAM and SAM against the predicted edges"
-SOURCE = "derived (THEORY.md §4; edges of GD, USAM, SAM)"
+SOURCE = "derived (docs/theory.md §4; edges of GD, USAM, SAM)"
 CONFIG = {
     "quick": dict(edges=3, settle=1500, tail=8, series=150),
     "full": dict(edges=12, settle=4000, tail=32, series=400),

@@ -1,6 +1,6 @@
 r"""Study 5 — Momentum-SAM: the Nesterov equivalence, the 2-cycle amplitude, and cost per step.
 
-MSAM (THEORY.md §3): h = ∇f_S(x − ρ v/‖v‖) with v the momentum buffer before its update
+MSAM (docs/theory.md §3): h = ∇f_S(x − ρ v/‖v‖) with v the momentum buffer before its update
 (zero at the start: no perturbation on the first step); v ← μv + h; x ← x − ηv.
 
 (a) **Nesterov equivalence** [derived]. With λ = 0 and radius ρ = ημ the perturbation is
@@ -33,14 +33,14 @@ from .base import Claim, StudyResult, exact_claim, full_batch, output_dir, run_s
 
 NAME = "msam"
 TITLE = "Momentum-SAM: Nesterov equivalence, 2-cycle amplitude, cost per step"
-SOURCE = "derived (THEORY.md §4)"
+SOURCE = "derived (docs/theory.md §4)"
 CONFIG = {
     "quick": dict(etas=8, cycle_steps=3000, cost_steps=200, cost_trajectories=128, repeats=3),
     "full": dict(etas=40, cycle_steps=3000, cost_steps=1000, cost_trajectories=512, repeats=5),
 }
 NESTEROV_TOLERANCE = 1e-13
 CYCLE_TOLERANCE = 1e-6       # relative, as theory.msam_cycle
-CYCLE_CONFIGS = (            # (eigenvalues, η, μ, ρ): THEORY.md's example and a 2-D one
+CYCLE_CONFIGS = (            # (eigenvalues, η, μ, ρ): docs/theory.md's example and a 2-D one
     ((1.0,), 0.1, 0.9, 0.05),
     ((2.0, 0.6), 0.5, 0.5, 0.1),
 )
@@ -137,7 +137,7 @@ def _cost(cfg, seed):
             times.append(time.perf_counter() - tic)
         per_step = float(out.metrics["grad_evals"][:, -1].mean()) / T
         expected = 1.0 if label == "MSAM" else 2.0
-        claims.append(exact_claim(f"{label}: gradient evaluations per step", "THEORY.md §3", config,
+        claims.append(exact_claim(f"{label}: gradient evaluations per step", "docs/theory.md §3", config,
                                   per_step, expected, note="grad_evals at T divided by T"))
         costs[label] = (per_step, min(times) / T)
     ratio = costs["SAM"][1] / costs["MSAM"][1]

@@ -5,7 +5,7 @@ Setting: ``problems.random_logistic(64, 8, seed=3)`` (the example problem of
 β = L_max (the largest step the theorem admits) and radius ρ = 0.3 (normalised ascent).
 
 **Accuracy against gradient evaluations.** RST draws X_t ~ Bernoulli(p_t) per step: a SAM
-step (2 gradients) if X_t = 1, else an SGD step (1 gradient). Every schedule of THEORY.md §3
+step (2 gradients) if X_t = 1, else an SGD step (1 gradient). Every schedule of docs/theory.md §3
 is run at p̄ ≈ ½ — constant ½, piecewise 0 → 1 at τ = ½, linear 0 → 1, trigonometric
 increasing and decreasing between 0 and 1 — with G-RST (constant p = ½, α = 1: α-mixing
 g + (α/p)(h − g), whose expected direction is SAM's, and radius scaling ρ/p), beside SGD
@@ -39,7 +39,7 @@ from .base import Claim, StudyResult, mean_ci, output_dir, run_seed
 
 NAME = "rst"
 TITLE = "RST / G-RST: accuracy per gradient evaluation and the error floor in p̄"
-SOURCE = "derived (THEORY.md §4, §5)"
+SOURCE = "derived (docs/theory.md §4, §5)"
 CONFIG = {
     "quick": dict(steps=400, trajectories=64, floor_steps=3000, floor_trajectories=32,
                   floor_p=(0.0, 0.25, 0.5, 0.75, 1.0), check_p=(0.25, 0.75), check_trajectories=64,
@@ -168,7 +168,7 @@ def _floor(problem, sampler, eta, cfg, seed, setting, tick):
     verdict = "holds" if high <= slope_th else ("violated" if low > slope_th else "inconclusive")
     rise = floors[-1].estimate - floors[0].estimate
     claims = [
-        Claim(claim="floor slope dF/dp̄ ≤ 2β²ρ²(1 + 2βη)", source="derived (THEORY.md §5, rst_bound)",
+        Claim(claim="floor slope dF/dp̄ ≤ 2β²ρ²(1 + 2βη)", source="derived (docs/theory.md §5, rst_bound)",
               configuration=config, empirical=slope, ci_low=low, ci_high=high, bound=slope_th,
               verdict=verdict, note="F = plateau of ‖∇f(x_t)‖² over the last half; least-squares "
                                     "slope, 95% bootstrap CI over trajectories; β = L_max"),

@@ -14,7 +14,7 @@ T is chosen so that the slowest contraction on the grid, |1 − η_min λ_min|^{
 1e-26 (GD at η_min on λ_min = 1), and SAM's 2-cycle level (λ₁c)² with
 c = ηρλ₁/(2 − ηλ₁) is above 1e-16 G_0 on every cell (both are asserted before running).
 
-The closed forms of THEORY.md §4 predict (``predict``): GD converges iff ηλ_max < 2; USAM
+The closed forms of docs/theory.md §4 predict (``predict``): GD converges iff ηλ_max < 2; USAM
 iff ηλ_max(1 + ρλ_max) < 2; normalised SAM never converges (ρ > 0) but bounces iff
 ηλ_max < 2 and diverges above; Stable SAM (both variants) converges iff ηλ_max < 2
 (along one eigen-direction it is GD exactly). A cell is *excluded* when the boundary
@@ -27,9 +27,9 @@ The four stability thresholds of ``theory.stability`` are measured by bisection
 
 **Saddle escape** on f = ½(x² − y²) (``problems.saddle``), η = 0.05, from (1, 1e-3):
 the first step with |y_t| > 1 for GD, USAM and Stable USAM (λ = 0) at ρ = 0.5, 0.9, 2
-against THEORY.md §4: GD 142; USAM 280, 1386, stuck; Stable USAM 212, 274, stuck. For GD
+against docs/theory.md §4: GD 142; USAM 280, 1386, stuck; Stable USAM 212, 274, stuck. For GD
 and USAM y_t = (1 + η(1 − ρ))^t y_0 gives ⌊ln(1/y_0)/ln q⌋ + 1 (stuck when q < 1); Stable
-USAM's numbers come from THEORY.md (an independent plain-Python run). |y_t| is read at every
+USAM's numbers come from docs/theory.md (an independent plain-Python run). |y_t| is read at every
 step from the recorded metrics, y² = (‖∇f‖² − 2af)/(c(a + c)), and the step k is confirmed
 from the iterates: |y_{k−1}| ≤ 1 < |y_k|. "Stuck" means max_t |y_t| ≤ 1 over 20 000 steps.
 """
@@ -47,7 +47,7 @@ from .base import Claim, StudyResult, exact_claim, full_batch, output_dir
 
 NAME = "stable_sam"
 TITLE = "Stable SAM: regime map (η × ρ) and saddle-escape times"
-SOURCE = "derived (closed forms, THEORY.md §4)"
+SOURCE = "derived (closed forms, docs/theory.md §4)"
 CONFIG = {
     "quick": dict(etas=(0.01, 0.4, 12), rhos=(0.005, 0.5, 8), steps=3000),
     "full": dict(etas=(0.01, 0.4, 48), rhos=(0.005, 0.5, 32), steps=3000),
@@ -63,7 +63,7 @@ RULES = {                    # label → (make_rule(η, ρ), kind of closed form
     "Stable SAM λ=1": (lambda eta, rho: rules.StableSAM(eta, rho, lam=1.0), "stable"),
 }
 ESCAPE_ETA, ESCAPE_LIMIT, ESCAPE_START = 0.05, 20000, (1.0, 1e-3)
-ESCAPES = (                  # (label, make_rule(ρ), ρ, THEORY.md's step; None = stuck)
+ESCAPES = (                  # (label, make_rule(ρ), ρ, docs/theory.md's step; None = stuck)
     ("GD", lambda rho: rules.SGD(ESCAPE_ETA), 0.0, 142),
     ("USAM", lambda rho: rules.USAM(ESCAPE_ETA, rho), 0.5, 280),
     ("USAM", lambda rho: rules.USAM(ESCAPE_ETA, rho), 0.9, 1386),
@@ -172,7 +172,7 @@ def escape_claims():
     claims, measured = [], []
     for label, make_rule, rho, expected in ESCAPES:
         if label != "Stable USAM" and closed_form_escape(ESCAPE_ETA, rho) != expected:
-            raise AssertionError(f"THEORY.md's {label} ρ={rho:g} value disagrees with the closed form")
+            raise AssertionError(f"docs/theory.md's {label} ρ={rho:g} value disagrees with the closed form")
         step, y_max = escape(make_rule(rho))
         measured.append(step)
         config = f"½(x² − y²), η={ESCAPE_ETA:g}, ρ={rho:g}, start {ESCAPE_START}"
@@ -185,7 +185,7 @@ def escape_claims():
         else:
             claims.append(exact_claim(f"{label} escape step", SOURCE, config,
                                       math.nan if step is None else step, expected,
-                                      note="first t with |y_t| > 1, THEORY.md §4"))
+                                      note="first t with |y_t| > 1, docs/theory.md §4"))
     return claims, measured
 
 

@@ -25,7 +25,7 @@ stated; λ ∈ {0, ¼, ½, ¾, 1}; every run starts at the problem's x_0.
     full batch, A = 0) and single-element uniform versus importance sampling
     (p_i ∝ L_i: A = L̄ instead of L_max, so the admissible γ is larger); each tuned as in (a),
     its rate and plateau checked as in (b).
-(d) The step and radius the authors' experiments run (THEORY.md §5):
+(d) The step and radius the authors' experiments run (docs/theory.md §5):
     ρ = 1/(4L) if λ = 1 else min(1, μ/(2(Bμ + A)(1 − λ)²))/(4L), γ = min(2, μ/(8(Bμ + A)))/L,
     on the inconsistent problem: whether they meet our derived conditions
     (``Theorem.condition_reports``) and the plateau they reach. Where a condition fails the
@@ -94,7 +94,7 @@ def tuned_rule(theorem, problem, sampler, steps, lam, rho_max=RHO_MAX):
 
 
 def authors_rule(problem, sampler, lam):
-    r"""The authors' experiment settings (THEORY.md §5), with their A, B of the sampler:
+    r"""The authors' experiment settings (docs/theory.md §5), with their A, B of the sampler:
     ρ = 1/(4L) if λ = 1 else min(1, μ/(2(Bμ + A)(1 − λ)²))/(4L), γ = min(2, μ/(8(Bμ + A)))/L."""
     found, _, _ = theory.values(problem, UnifiedSAM(1.0, 1.0, lam), sampler, 1)
     L, mu, A, B = found["L"], found["mu"], found["A"], found["B"]

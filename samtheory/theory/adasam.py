@@ -2,22 +2,22 @@ r"""AdaSAM: the O(1/√(bT)) bound [paper: the rate; constants derived].
 
 Sun et al. (2023), "AdaSAM: Boosting sharpness-aware minimization with adaptive learning
 rate and momentum for training deep neural networks", prove (1/T) Σ E‖∇f(x_t)‖² =
-O(1/√(bT)) with γ = O(√(b/T)), ρ = O(1/√(bT)). The constants below are THEORY.md §5's,
+O(1/√(bT)) with γ = O(√(b/T)), ρ = O(1/√(bT)). The constants below are docs/theory.md §5's,
 for β1 = 0, re-derived here.
 
 Setting: AdaSAM with β1 = 0 (``rules.AdaSAM(beta1=0)``): h_t = ∇f_S(x_t + ρ g_t/‖g_t‖),
 v̂_t = max(v̂_{t−1}, β2 v_{t−1} + (1 − β2) h_t²) with v̂_{−1} = ε², x_{t+1} = x_t − γ h_t/√v̂_t.
 Assume ‖∇f_i(x)‖_∞ ≤ G for all i, x (``core.gradient_bounds``: logistic losses), a uniform
 sampler whose weights sum to 1 (τ-nice, uniform with replacement) so |h_j| ≤ G, minibatch
-variance ≤ σ² (``sigma_sq``; THEORY.md's σ²/b), and let Ĝ = max(G, ε). Then
+variance ≤ σ² (``sigma_sq``; docs/theory.md's σ²/b), and let Ĝ = max(G, ε). Then
 D_t = diag(v̂_t)^{−1/2} ∈ [1/Ĝ, 1/ε], D_t ≤ D_{t−1}. With the descent lemma,
 
 - ⟨∇f, D_{t−1} E h⟩ ≥ ‖∇f‖²/Ĝ − ‖∇f‖ L_batch ρ/ε ≥ ‖∇f‖²/(2Ĝ) − Ĝ L_batch²ρ²/(2ε²);
 - |⟨∇f, (D_{t−1} − D_t) h⟩| ≤ G² Σ_j (D_{t−1} − D_t)_j, which telescopes to at most G² d/ε;
 - ‖D_t h‖² ≤ (2/ε²)(‖∇f‖² + σ² + L_batch²ρ²);
 
-and γ ≤ ε²/(4LĜ) leaves −γ‖∇f‖²/(4Ĝ). Summing gives the bound below with 4 where THEORY.md
-writes 6 and the condition γ ≤ ε²/(4LĜ); THEORY.md's version (encoded) is therefore valid.
+and γ ≤ ε²/(4LĜ) leaves −γ‖∇f‖²/(4Ĝ). Summing gives the bound below with 4 where docs/theory.md
+writes 6 and the condition γ ≤ ε²/(4LĜ); docs/theory.md's version (encoded) is therefore valid.
 """
 import sympy as sp
 

@@ -1,6 +1,6 @@
 r"""Exact sampling constants of every sampler, exact enumeration, and inequality checks.
 
-Notation (THEORY.md §1–2). A sampling draws the random vector v ∈ Rⁿ, E v_i = 1,
+Notation (docs/theory.md §1–2). A sampling draws the random vector v ∈ Rⁿ, E v_i = 1,
 and ∇f_S(x) = (1/n) Σ_i v_i ∇f_i(x). Write M = E[v vᵀ] = Cov(v) + 𝟙𝟙ᵀ. For any
 vectors g_1..g_n
 
@@ -67,7 +67,7 @@ is attained iff c = 0 (independent sampling) and D_ii L_i is constant.
 stratified); as ∇f(x*) = 0 it is (1/n²) Σ_i D_ii ‖∇f_i(x*)‖² for the three exact
 samplers (up to the rounding of ‖∇f(x*)‖²).
 
-Special cases (THEORY.md §2): single element (b = 1): 𝓛 = A = max_i L_i/(n p_i),
+Special cases (docs/theory.md §2): single element (b = 1): 𝓛 = A = max_i L_i/(n p_i),
 B = 0 (uniform: L_max; importance: L̄); τ-nice: 𝓛 = n(b−1)/(b(n−1)) L +
 (n−b)/(b(n−1)) L_max; b i.i.d.: 𝓛 = (1 − 1/b)L + (1/b) max L_i/(n p_i);
 independent: 𝓛 = L + max_i (1 − p_i)L_i/(n p_i).

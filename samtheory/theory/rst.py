@@ -1,6 +1,6 @@
 r"""Randomised SAM (RST): the bound with its SAM-induced floor linear in p̄ [derived].
 
-THEORY.md §5 states it for a β-smooth objective with minibatch variance σ²; here β = L_max,
+docs/theory.md §5 states it for a β-smooth objective with minibatch variance σ²; here β = L_max,
 which bounds both the smoothness of f (L ≤ L̄ ≤ L_max) and of a uniform minibatch's f_S.
 
 One step, X_t ~ Bernoulli(p_t) independent of S_t: h = g on X_t = 0, h = g + r with
@@ -10,7 +10,7 @@ E‖h‖² ≤ (1 + p_t)E‖g‖² + 2p_tβ²ρ², and with −⟨∇f, E r⟩ �
     E f(x⁺) ≤ f(x) − η(1 − p_t/4 − βη(1 + p_t)/2)‖∇f‖² + ηp_tβ²ρ²(1 + βη) + βη²(1 + p_t)σ²/2.
 
 η ≤ 1/(4β) makes the gradient coefficient at least η/2 for every p_t ∈ [0, 1]; summing
-over t gives 2δ_0/(ηT) + βη(1 + p̄)σ² + 2β²ρ²(1 + βη)p̄, and THEORY.md's constants below are
+over t gives 2δ_0/(ηT) + βη(1 + p̄)σ² + 2β²ρ²(1 + βη)p̄, and docs/theory.md's constants below are
 each at least as large, so its bound holds.
 """
 from .. import problems
@@ -33,7 +33,7 @@ def rst_bound():
     p̄ = (1/T) Σ_t p_t. The last term is the SAM-induced floor: linear in p̄, zero for SGD.
     """
     theorem = Theorem(
-        name="RST, floor linear in p̄", source="derived (THEORY.md §5)",
+        name="RST, floor linear in p̄", source="derived (docs/theory.md §5)",
         statement=rst_bound.__doc__, quantity=AverageGradNormSq(),
         bound=(4 * delta0 / (gamma * T) + 4 * L_max * gamma * sigma_sq
                + 2 * L_max ** 2 * rho ** 2 * (1 + 2 * L_max * gamma) * p_bar),
