@@ -5,8 +5,8 @@ Promises:
   problems × two samplers where its conditions are met (upper bounds: the upper 95 %
   confidence limit over trajectories is below the bound; closed forms: the measured
   value is within the theorem's tolerance of the prediction);
-- a bound scaled below the measured value is reported violated, one scaled onto it
-  inconclusive; a diverging configuration makes a bound on an expectation violated;
+- a bound scaled below the measured value is reported violated, one scaled onto it is not
+  rejected ("holds", p ≈ ½); a diverging configuration makes a bound on an expectation violated;
 - a configuration outside a theorem's requirements or conditions is refused with the
   failing one named, with its numbers;
 - ``Theorem.largest`` solves the conditions: for SGD on PL functions it is
@@ -131,25 +131,29 @@ def test_bound_scaled_below_the_truth_is_violated(factory):
     assert scaled.empirical == honest.empirical       # same seed, same simulation
 
 
-def test_bound_on_the_estimate_is_inconclusive():
+def test_bound_on_the_estimate_is_not_rejected():
+    """A bound equal to the sample mean: the one-sided p-value is ½, "holds" (not rejected)."""
     theorem = theory.sgd_pl()
     config = theorem.example()
     honest = theory.check(theorem, **config, trajectories=TRAJECTORIES, seed=SEED)
     onto = theory.check(theorem.scaled(honest.empirical / honest.bound), **config,
                         trajectories=TRAJECTORIES, seed=SEED)
     assert onto.ci_low < onto.bound < onto.ci_high
-    assert onto.verdict == "inconclusive"
+    assert onto.verdict == "holds" and onto.p_value == pytest.approx(0.5, abs=1e-9)
+    assert "not rejected at level 0.01" in str(onto)
 
 
-def test_confidence_interval_is_the_student_t_interval():
+def test_interval_is_the_student_t_interval_of_the_level():
+    """level α: the reported interval is the two-sided (1 − 2α) Student-t interval."""
     theorem = theory.sgd_pl()
     config = theorem.example()
-    result = theory.check(theorem, **config, trajectories=50, seed=SEED, confidence=0.9)
+    result = theory.check(theorem, **config, trajectories=50, seed=SEED, level=0.05)
     out = st.simulate(**config, trajectories=50, seed=SEED, record_every=config["steps"])
     gaps = out.metrics["loss_gap"][:, -1]
     half = 1.6765508919142629 * gaps.std(ddof=1) / math.sqrt(50)      # t_{0.95, 49}
     assert result.empirical == pytest.approx(gaps.mean(), rel=1e-14)
     assert result.ci_high - result.empirical == pytest.approx(half, rel=1e-9)
+    assert result.confidence == pytest.approx(0.9) and result.level == 0.05
 
 
 def test_divergence_makes_an_expectation_bound_violated():
@@ -180,7 +184,7 @@ def test_wrong_rule_is_refused_naming_the_requirement():
     with pytest.raises(theory.ConditionError, match="ρ ≡ 0"):
         theory.check(theorem, **config)
     config["rule"] = st.HeavyBall(lr=0.01)
-    with pytest.raises(theory.ConditionError, match="base='heavyball' \\(needs 'sgd'\\)"):
+    with pytest.raises(theory.ConditionError, match="base='heavyball' \\(the theorem covers 'sgd'\\)"):
         theory.check(theorem, **config)
 
 
@@ -225,8 +229,8 @@ def test_bad_arguments_are_refused():
     config = theorem.example()
     with pytest.raises(TypeError, match="theorem must be"):
         theory.check("SGD", **config)
-    with pytest.raises(ValueError, match=r"confidence must lie in \(0, 1\)"):
-        theory.check(theorem, **config, confidence=1.0)
+    with pytest.raises(ValueError, match=r"level must lie in \(0, 0.5\)"):
+        theory.check(theorem, **config, level=0.5)
     with pytest.raises(ValueError, match="trajectories must be an integer >= 1"):
         theory.check(theorem, **config, trajectories=0)
     with pytest.raises(ValueError, match="unknown symbols \\['kappa'\\]"):

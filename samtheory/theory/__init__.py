@@ -9,7 +9,7 @@
 from .constants import (SamplingConstants, sampling_constants, component_lower_bounds,
                         components_convex, enumerate_sampling, exact_second_moment, exact_moments,
                         check_inequalities)
-from .core import (SYMBOLS, Theorem, Quantity, FinalMetric, AverageGradNormSq, Measurement,
+from .core import (ANY, SYMBOLS, Theorem, Quantity, FinalMetric, AverageGradNormSq, Measurement,
                    Requirement, ConditionError, CheckResult, VERDICTS, check, values,
                    batch_smoothness, gradient_bounds, rule_is, sampler_is, full_batch, tuned)
 from . import core
@@ -35,7 +35,7 @@ def symbols():
     return dict(core._SYMBOL_OBJECTS)
 
 
-__all__ = ["catalogue", "symbols", "check", "values", "Theorem", "Quantity", "FinalMetric",
+__all__ = ["ANY", "catalogue", "symbols", "check", "values", "Theorem", "Quantity", "FinalMetric",
            "AverageGradNormSq", "Measurement", "Requirement", "ConditionError", "CheckResult",
            "VERDICTS", "SYMBOLS", "batch_smoothness", "gradient_bounds", "rule_is", "sampler_is",
            "full_batch", "tuned", "SamplingConstants", "sampling_constants", "component_lower_bounds",

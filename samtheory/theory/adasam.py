@@ -24,15 +24,14 @@ import sympy as sp
 from .. import problems
 from ..rules import AdaSAM
 from ..sampling import TauNice, WithReplacement
-from .core import (AverageGradNormSq, Requirement, Theorem, rule_is, sampler_is, with_example,
+from .core import (ANY, AverageGradNormSq, Requirement, Theorem, rule_is, sampler_is, with_example,
                    gamma, rho, L, L_batch, G, eps, beta1, sigma_sq, delta0, T, d)
-from .unified_sam import ALWAYS_PERTURB
 
 G_HAT = sp.Max(G, eps)
 
-ADASAM = rule_is("AdaSAM (amsgrad base, no bias correction, no ε in the denominator, SAM ascent)",
-                 base="adam", amsgrad=True, bias_correction=False, eps=0.0, ascent="gradient",
-                 grst_mode="none", stable=False)
+ADASAM = rule_is("AdaSAM (amsgrad base, no bias correction, no ε in the denominator, v̂ from ε², "
+                 "same-batch SAM ascent, every step perturbs, not stabilised)",
+                 base="adam", amsgrad=True, vhat_init=ANY)
 NORMALISED = Requirement("λ ≡ 1 (normalised ascent)", lambda problem, rule, sampler:
                          None if getattr(rule.lam, "value", None) == 1.0 else "λ is not the constant 1")
 UNIFORM_BATCH = sampler_is("τ-nice or uniform with-replacement sampler", TauNice, WithReplacement,
@@ -55,7 +54,7 @@ def adasam_rate():
                + 6 * L * G_HAT * gamma / eps ** 2 * (sigma_sq + L_batch ** 2 * rho ** 2)
                + 4 * G_HAT * G ** 2 * d / (eps * T)),
         conditions=(gamma <= eps ** 2 / (6 * L * G_HAT), sp.Eq(beta1, 0)),
-        requirements=(ADASAM, NORMALISED, ALWAYS_PERTURB, UNIFORM_BATCH))
+        requirements=(ADASAM, NORMALISED, UNIFORM_BATCH))
     steps, batch = 400, 8
     return with_example(theorem, lambda: problems.random_logistic(64, 8, seed=3), TauNice(batch), steps,
                         lambda value: AdaSAM(lr=value, rho=0.1 / (batch * steps) ** 0.5, beta1=0.0,

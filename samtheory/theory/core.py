@@ -9,19 +9,16 @@ A :class:`Theorem` states
 The symbols a theorem may use are the module-level ``SYMBOLS``; :func:`values`
 computes every one of them that a configuration (problem, rule, sampler, steps)
 defines, and says why the others are missing. ``check`` verifies the
-requirements and conditions on the numbers (refusing with the failing one
-named), simulates, estimates the quantity with a confidence interval and
-returns a verdict:
-
-- ``"holds"``: the upper confidence limit is at most the bound;
-- ``"violated"``: the lower confidence limit exceeds the bound (or a trajectory
-  diverged, which makes an expectation infinite);
-- ``"inconclusive"``: otherwise.
+requirements (of the rule, the sampler, the problem, and the quantity itself: E[f(x_T) − f*]
+needs f*) and conditions on the numbers (refusing with the failing one named), simulates,
+estimates the quantity and decides with the one decision rule of ``samtheory.verdicts``:
+"violated" when the claim is rejected at level α (one-sided, against the bound plus the
+quantity's round-off floor), "holds" when it is not rejected at level α, "inconclusive"
+when the estimate cannot decide (a heavy tail, a transient that has not decayed).
 
 Theorems of kind ``"equal"`` (closed forms: a stability threshold, an orbit
-amplitude) predict a deterministic value; the verdict is ``"holds"`` when the
-measured value is within the theorem's relative ``tolerance`` of it, else
-``"violated"``.
+amplitude) predict a deterministic value; the same rule decides them with the theorem's
+relative ``tolerance`` as the floor: "holds" within it, else "violated".
 
 Recursive bounds (``recursive=True``) state one step, δ_{k+1} ≤ bound(δ_k, γ_k,
 ρ_k, λ_k, p_k, k): the bound on the quantity at T is that recursion unrolled
@@ -34,8 +31,7 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-from .. import _validate
-from .._stats import t_half_width
+from .. import _validate, verdicts
 from ..engine.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, STRATIFIED, LOGISTIC, NONE, SINE, RATIONAL
 from ..engine.simulate import simulate
 from ..problems.base import FiniteSum
@@ -217,12 +213,47 @@ class Requirement:
         return self.test(problem, rule, sampler)
 
 
+class _Any:
+    def __repr__(self):
+        return "any"
+
+
+ANY = _Any()
+# The Rule fields that change the update's structure, at their neutral values (a plain step,
+# always perturbing when ρ > 0). lr, rho, lam, momentum and beta2 are numbers that enter a
+# theorem through its symbols (γ, ρ, λ, β/β1, β2) and its conditions.
+NEUTRAL = {"base": "sgd", "ascent": "gradient", "ascent_batch": "same", "grst_mode": "none",
+           "grst_alpha": 1.0, "stable": False, "stable_cap": False, "amsgrad": False,
+           "bias_correction": False, "eps": 0.0, "vhat_init": 0.0, "perturb_prob": 1.0}
+
+
+def _field(rule, name):
+    value = getattr(rule, name)
+    # a schedule counts as its constant value; a varying one matches only ANY
+    return getattr(value, "value", "a schedule") if name == "perturb_prob" else value
+
+
 def rule_is(label, **fields):
-    """The rule's fields equal the given values (e.g. base="sgd", ascent="gradient")."""
+    """The rules a theorem covers: every structural field (``NEUTRAL``) named here takes one of
+    the given values (a value, a tuple of values, or ``ANY``), and every structural field not
+    named is at its neutral value. So a theorem for SAM refuses Stable SAM (``stable``), RST
+    (``perturb_prob``), G-RST (``grst_mode``) and an adaptive base (``base``) unless it names
+    them; the refusal names the field."""
+    unknown = set(fields) - set(NEUTRAL)
+    if unknown:
+        raise ValueError(f"rule_is names non-structural fields {sorted(unknown)}; "
+                         f"structural fields: {sorted(NEUTRAL)}")
+    allowed = {name: fields.get(name, neutral) for name, neutral in NEUTRAL.items()}
+
+    def admits(spec, value):
+        return spec is ANY or (value in spec if isinstance(spec, tuple) else value == spec)
+
     def test(problem, rule, sampler):
-        wrong = {f: getattr(rule, f) for f, v in fields.items() if getattr(rule, f) != v}
+        wrong = {name: _field(rule, name) for name, spec in allowed.items()
+                 if not admits(spec, _field(rule, name))}
         if wrong:
-            return "the rule has " + ", ".join(f"{f}={v!r} (needs {fields[f]!r})" for f, v in wrong.items())
+            return "the rule has " + ", ".join(f"{name}={value!r} (the theorem covers {allowed[name]!r})"
+                                               for name, value in wrong.items())
         return None
     return Requirement(label, test)
 
@@ -263,35 +294,68 @@ def diagonal_quadratic(positive=True):
 
 @dataclass(frozen=True)
 class Measurement:
-    """An estimate of a bounded quantity: the mean over trajectories with its CI."""
+    """An estimate of a bounded quantity: the mean over trajectories with its interval.
+
+    ``stderr`` is the standard error (0 for a deterministic value, NaN when unknown), ``df``
+    the degrees of freedom of a Student-t estimate, ``inconclusive`` a reason the estimate
+    cannot decide (a heavy tail, a transient that has not decayed), empty otherwise."""
     value: float
     ci_low: float
     ci_high: float
     n_valid: int
     n_diverged: int
     note: str = ""
+    stderr: float = 0.0
+    df: int = None
+    inconclusive: str = ""
 
 
-def _mean_ci(samples, diverged, confidence):
+def _mean_measurement(samples, diverged, level):
+    """The mean of the finite entries with its (1 − 2·level) Student-t interval, the count of
+    diverged trajectories, and the heavy-tail diagnostic (``verdicts.heavy_tail``)."""
     samples = np.asarray(samples, dtype=float)
     n_div = int(np.count_nonzero(diverged))
     if n_div:
         return Measurement(math.inf, math.inf, math.inf, samples.size - n_div, n_div,
-                           f"{n_div} of {samples.size} trajectories diverged: the expectation is infinite")
-    mean = float(samples.mean())
-    if samples.size < 2:
-        return Measurement(mean, -math.inf, math.inf, samples.size, 0, "one trajectory: no interval")
-    half = float(t_half_width(samples, confidence))
-    return Measurement(mean, mean - half, mean + half, samples.size, 0)
+                           f"{n_div} of {samples.size} trajectories diverged: the expectation is infinite",
+                           stderr=math.inf)
+    estimate = verdicts.sample_mean(samples)
+    low, high = estimate.interval(level)
+    note = "one trajectory: no interval" if samples.size == 1 else ""
+    return Measurement(estimate.mean, low, high, samples.size, 0, note, stderr=estimate.stderr,
+                       df=estimate.df, inconclusive=verdicts.heavy_tail(samples) or "")
+
+
+# Round-off: the relative precision u of float64 and the number of terms c = 4(n + d) that
+# accumulate in a computed gradient or loss (sums over n samples of d-term dot products).
+ROUNDOFF = float(np.finfo(np.float64).eps)
+
+
+def _roundoff(problem):
+    """(c·u, s): the relative precision of a computed gradient and the scale of the iterates."""
+    scale = float(np.linalg.norm(problem.x0))
+    if problem.x_star is not None:
+        scale = max(scale, float(np.linalg.norm(problem.x_star)),
+                    float(np.linalg.norm(problem.x0 - problem.x_star)))
+    return 4.0 * (problem.n + problem.d) * ROUNDOFF, scale
 
 
 class Quantity:
-    """What a theorem bounds, and how to measure it on a configuration."""
+    r"""What a theorem bounds, how to measure it on a configuration, what it needs of the
+    problem (``requirement``) and the precision of its computed value (``floor``)."""
     name = "quantity"
     symbol = ""
 
     def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
         raise NotImplementedError  # pragma: no cover - interface
+
+    def requirement(self, problem):
+        """None, or why the quantity is undefined on ``problem``."""
+        return None
+
+    def floor(self, problem):
+        """The absolute precision of the computed quantity on ``problem`` (0: exact)."""
+        return 0.0
 
     def __str__(self):
         return self.symbol
@@ -310,10 +374,32 @@ class FinalMetric(Quantity):
     def name(self):
         return f"final {self.metric}"
 
+    def requirement(self, problem):
+        if self.metric == "loss_gap" and problem.f_star is None:
+            return ("E[f(x_T) − f*] needs f* (the problem knows only a lower bound f_inf, and "
+                    "f − f_inf is not the quantity a PL statement bounds)")
+        if self.metric == "dist_sq" and problem.x_star is None:
+            return "E‖x_T − x*‖² needs the minimiser x* (the problem has none)"
+        return None
+
+    def floor(self, problem):
+        r"""With c·u the relative precision of a computed gradient and s the iterates' scale
+        (``_roundoff``), iterates stall where the gradient's rounding error e ≈ c·u·L·s is
+        all that is left: at distance ‖e‖/μ from x*, where f − f* = ½ eᵀH⁻¹e ≤ (c·u·L·s)²/(2μ).
+        A gap computed as f(x) − f* (not ``problem.exact_gap``) also loses c·u·(|f*| + L s²)
+        to cancellation. ‖x − x*‖² stalls at (c·u·L·s/μ)² + (c·u·s)². Without μ, L stands in
+        for it."""
+        cu, s = _roundoff(problem)
+        mu_value = problem.mu or problem.L
+        if self.metric == "dist_sq":
+            return (cu * problem.L * s / mu_value) ** 2 + (cu * s) ** 2
+        cancellation = 0.0 if problem.exact_gap else cu * (abs(problem.f_star) + problem.L * s * s)
+        return (cu * problem.L * s) ** 2 / (2 * mu_value) + cancellation
+
     def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
         out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
                        record_every=steps)
-        return _mean_ci(out.metrics[self.metric][:, -1], out.diverged, confidence)
+        return _mean_measurement(out.metrics[self.metric][:, -1], out.diverged, (1 - confidence) / 2)
 
 
 @dataclass(frozen=True)
@@ -330,19 +416,26 @@ class AverageGradNormSq(Quantity):
 
     name = "average squared gradient norm"
 
+    def floor(self, problem):
+        r"""‖∇f‖² computed near a stationary point: the gradient's rounding error (c·u·L·s)²
+        plus c·u relative to the squared scale (L s)² (see ``FinalMetric.floor``)."""
+        cu, s = _roundoff(problem)
+        return (cu * problem.L * s) ** 2 + cu * (problem.L * s) ** 2
+
     def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
         q = float(_subs(self.ratio, numbers)) if self.ratio != 1 else 1.0
         if q == 1.0:
             out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
                            record_every=steps, track_iterates=True)
-            return _mean_ci(out.metrics["avg_grad_norm_sq"][:, -1], out.diverged, confidence)
+            return _mean_measurement(out.metrics["avg_grad_norm_sq"][:, -1], out.diverged,
+                                     (1 - confidence) / 2)
         out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
                        record_every=1)
         # w_t ∝ q^{−t}, normalised in logs so a large q^T does not overflow
         log_w = -np.arange(steps) * math.log(q)
         w = np.exp(log_w - log_w.max())
         per_trajectory = out.metrics["grad_norm_sq"][:, :steps] @ (w / w.sum())
-        return _mean_ci(per_trajectory, out.diverged, confidence)
+        return _mean_measurement(per_trajectory, out.diverged, (1 - confidence) / 2)
 
 
 # -- theorems -----------------------------------------------------------------------
@@ -458,6 +551,9 @@ class Theorem:
         if lacking:
             reasons = "; ".join(f"{name}: {missing.get(name, 'not defined')}" for name in lacking)
             raise ConditionError(f"{self.name}: needs {', '.join(lacking)} ({reasons})")
+        why = self.quantity.requirement(problem)
+        if why is not None:
+            raise ConditionError(f"{self.name}: the quantity {self.quantity.symbol} is undefined: {why}")
         return {name: found[name] for name in self.needs()}, schedules
 
     def condition_reports(self, numbers, schedules=None):
@@ -534,12 +630,17 @@ def _compare(relation, lhs, rhs):
 
 # -- checks ---------------------------------------------------------------------------
 
-VERDICTS = ("holds", "violated", "inconclusive")
+VERDICTS = verdicts.VERDICTS
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of ``check``: the estimate with its CI, the bound, the ratio, the verdict."""
+    """The outcome of ``check``: the estimate with its (1 − 2·level) interval, the bound, the
+    ratio, the verdict with its p-value and level, and the round-off floor added to the bound.
+
+    "holds" means *not rejected at level α* (``level``): the sample gives no evidence against
+    the bound; "violated" means rejected at level α; "inconclusive" says why it cannot decide.
+    """
     theorem: str
     quantity: str
     verdict: str
@@ -553,6 +654,9 @@ class CheckResult:
     conditions: tuple
     numbers: dict = field(repr=False)
     note: str = ""
+    level: float = verdicts.LEVEL
+    p_value: float = math.nan
+    floor: float = 0.0
 
     @property
     def ratio(self):
@@ -565,40 +669,54 @@ class CheckResult:
         return (f"{self.theorem}: {self.quantity} = {self.empirical:.6g} "
                 f"[{self.ci_low:.6g}, {self.ci_high:.6g}] ({self.confidence:.0%} CI, "
                 f"{self.trajectories} trajectories), bound {self.bound:.6g}, ratio {self.ratio:.3g}: "
-                f"{self.verdict}" + (f" ({self.note})" if self.note else ""))
+                f"{self.verdict_words}" + (f" ({self.note})" if self.note else ""))
+
+    @property
+    def verdict_words(self):
+        """The verdict as a sentence fragment that says what it means."""
+        if self.verdict == "holds":
+            return f"holds (not rejected at level {self.level:g}, p = {self.p_value:.3g})"
+        if self.verdict == "violated":
+            return f"violated (rejected at level {self.level:g}, p = {self.p_value:.3g})"
+        return self.verdict
 
 
-def check(theorem, *, problem, rule, sampler, steps, trajectories=1000, seed=0, confidence=0.95):
+def check(theorem, *, problem, rule, sampler, steps, trajectories=1000, seed=0, level=verdicts.LEVEL):
     """Hold a simulation of this configuration against ``theorem``.
 
     Verifies the requirements and conditions first (ConditionError names the first
     failing one with its numbers), then simulates ``trajectories`` runs of ``steps``
-    steps, estimates the bounded quantity with a ``confidence`` interval (Student t over
-    trajectories) and compares it with the bound (see the module docstring for the
-    verdicts).
+    steps, estimates the bounded quantity (mean over trajectories, Student t) and decides
+    with ``verdicts.decide`` at ``level`` against the bound plus the quantity's round-off
+    floor: "violated" when the claim is rejected at ``level``, "holds" when it is not
+    (nothing more), "inconclusive" when the estimate cannot decide (heavy tail, transient).
+    The interval reported is the two-sided (1 − 2·level) one, whose lower end is the
+    one-sided limit the test uses. "equal" theorems are decided on their relative tolerance.
     """
     _validate.instance("theorem", theorem, Theorem, "a samtheory.theory.Theorem")
     trajectories = _validate.positive_int("trajectories", trajectories)
-    confidence = _validate.real("confidence", confidence, 0.0, 1.0, low_open=True, high_open=True)
+    level = _validate.real("level", level, 0.0, 0.5, low_open=True, high_open=True)
     numbers, schedules = theorem.numbers(problem, rule, sampler, steps)
     reports = theorem.condition_reports(numbers, schedules)
     failing = [r for r in reports if not r.holds]
     if failing:
         raise ConditionError(f"{theorem.name}: condition {failing[0]}")
     bound = theorem.bound_value(numbers, schedules)
+    confidence = 1.0 - 2.0 * level
     m = theorem.quantity.measure(problem, rule, sampler, steps=steps, trajectories=trajectories,
                                  seed=seed, confidence=confidence, numbers=numbers)
     if theorem.kind == "equal":
-        tolerance = float(_subs(theorem.tolerance, numbers))
-        verdict = "holds" if abs(m.value - bound) <= tolerance * abs(bound) else "violated"
-    elif m.n_diverged or m.ci_low > bound:
-        verdict = "violated"
-    elif m.ci_high <= bound:
-        verdict = "holds"
+        floor = float(_subs(theorem.tolerance, numbers)) * abs(bound)
+        decision = verdicts.decide(m.value, m.stderr, bound, side="equal", df=m.df, floor=floor,
+                                   level=level, inconclusive=m.inconclusive)
     else:
-        verdict = "inconclusive"
-    return CheckResult(theorem.name, theorem.quantity.symbol, verdict, m.value, m.ci_low, m.ci_high,
-                       bound, confidence, trajectories, m.n_diverged, tuple(reports), numbers, m.note)
+        floor = theorem.quantity.floor(problem)
+        decision = verdicts.decide(m.value, m.stderr, bound, side="upper", df=m.df, floor=floor,
+                                   level=level, diverged=m.n_diverged, inconclusive=m.inconclusive)
+    note = "; ".join(text for text in (m.note, "" if m.n_diverged else decision.note) if text)
+    return CheckResult(theorem.name, theorem.quantity.symbol, decision.verdict, m.value, m.ci_low,
+                       m.ci_high, bound, confidence, trajectories, m.n_diverged, tuple(reports), numbers,
+                       note, level=level, p_value=decision.p_value, floor=floor)
 
 
 def tuned(theorem, make_rule, problem, sampler, steps, name="gamma", fraction=1.0, cap=None):

@@ -17,12 +17,12 @@ from .. import problems
 from ..rules import RST
 from ..schedules import Linear
 from ..sampling import TauNice
-from .core import AverageGradNormSq, Theorem, rule_is, with_example, gamma, rho, L_max, sigma_sq, \
+from .core import ANY, AverageGradNormSq, Theorem, rule_is, with_example, gamma, rho, L_max, sigma_sq, \
     p_bar, delta0, T
 from .adasam import NORMALISED, UNIFORM_BATCH
 
-RST_STEP = rule_is("RST step (base sgd, gradient ascent, no G-RST, not stabilised)", base="sgd",
-                   ascent="gradient", grst_mode="none", stable=False)
+RST_STEP = rule_is("RST step (base sgd, same-batch gradient ascent, any probability schedule, "
+                   "no G-RST, not stabilised)", perturb_prob=ANY)
 
 
 def rst_bound():

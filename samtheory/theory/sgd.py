@@ -16,11 +16,11 @@ import sympy as sp
 from .. import problems
 from ..rules import SGD
 from ..sampling import TauNice
-from .core import (AverageGradNormSq, FinalMetric, Theorem, no_perturbation, rule_is, with_example,
+from .core import (ANY, AverageGradNormSq, FinalMetric, Theorem, no_perturbation, rule_is, with_example,
                    gamma, L, A, B, C, mu, delta0, T)
 
-PLAIN_SGD = rule_is("plain SGD (base sgd, gradient ascent, no G-RST, not stabilised)", base="sgd",
-                    ascent="gradient", grst_mode="none", stable=False)
+# ρ ≡ 0 (``no_perturbation``) makes the perturbation probability irrelevant
+PLAIN_SGD = rule_is("plain SGD (base sgd, not stabilised, no G-RST)", perturb_prob=ANY)
 
 
 def sgd_pl():

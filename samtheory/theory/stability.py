@@ -93,8 +93,7 @@ class SamEdge(_Deterministic):
 
 FULL = full_batch()
 QUADRATIC = diagonal_quadratic()
-GRADIENT_ASCENT = rule_is("gradient ascent with an sgd base", base="sgd", ascent="gradient",
-                          grst_mode="none")
+GRADIENT_ASCENT = rule_is("gradient ascent, sgd base, every step perturbs, not stabilised, no G-RST")
 RESOLUTION = 4 / T     # relative tolerance of a measured threshold (see StabilityThreshold)
 
 
@@ -139,8 +138,8 @@ def stable_sam_threshold():
     eigen-direction h is g exactly, and the top direction dominates near the threshold."""
     return _threshold("Stable SAM stability threshold", stable_sam_threshold.__doc__, 2 / lambda_max,
                       lambda: StableSAM(lr=0.1, rho=0.05),
-                      (rule_is("Stable SAM (stabilised, sgd base)", stable=True, base="sgd",
-                               ascent="gradient", grst_mode="none"),))
+                      (rule_is("Stable SAM (stabilised without cap, sgd base, gradient ascent, "
+                               "every step perturbs)", stable=True),))
 
 
 def sam_cycle():
@@ -172,8 +171,8 @@ def msam_cycle():
                    statement=msam_cycle.__doc__, quantity=TopAmplitude(),
                    bound=gamma * rho * lambda_max / (2 * (1 + beta) - gamma * lambda_max),
                    conditions=(gamma * lambda_max < 2 * (1 + beta), sp.Eq(lam, 1)),
-                   requirements=(FULL, QUADRATIC, rule_is("MSAM (momentum ascent, heavy-ball base)",
-                                                         ascent="momentum", base="heavyball",
-                                                         grst_mode="none", stable=False)),
+                   requirements=(FULL, QUADRATIC, rule_is("MSAM (momentum ascent, heavy-ball base, every "
+                                                          "step perturbs, not stabilised)",
+                                                          ascent="momentum", base="heavyball")),
                    kind="equal", tolerance=1e-6,
                    example=_fixed_example(Quadratic([1.0]), MSAM(lr=0.1, rho=0.05, momentum=0.9), 1500))

@@ -31,17 +31,16 @@ from .. import problems
 from ..rules import UnifiedSAM
 from ..schedules import DecreasingRadius, DecreasingStep
 from ..sampling import TauNice, Importance
-from .core import (AverageGradNormSq, FinalMetric, Requirement, Theorem, rule_is, tuned,
+from .core import (AverageGradNormSq, FinalMetric, Theorem, rule_is, tuned,
                    gamma, rho, lam, L, L_batch, A, B, C, mu, delta, delta0, T)
 
 K = 2 * L_batch ** 2 * rho ** 2 * (1 - lam) ** 2 * (1 + L * gamma) + L * gamma
 NOISE = K * C + 2 * lam ** 2 * L_batch ** 2 * rho ** 2 * (1 + L * gamma)
 
-UNIFIED_SAM = rule_is("Unified SAM step (base sgd, gradient ascent, no G-RST, not stabilised)",
-                      base="sgd", ascent="gradient", grst_mode="none", stable=False)
-ALWAYS_PERTURB = Requirement("p ≡ 1 (every step perturbs)", lambda problem, rule, sampler:
-                             None if getattr(rule.perturb_prob, "value", None) == 1.0
-                             else "the perturbation probability is not the constant 1 (RST)")
+# (**) holds with the ascent on the descent minibatch or on an independent one
+UNIFIED_SAM = rule_is("Unified SAM step (base sgd, gradient ascent on the same or an independent "
+                      "minibatch, every step perturbs, no G-RST, not stabilised)",
+                      ascent_batch=("same", "independent"))
 
 
 def _rule(lam_value, rho_value):
@@ -77,7 +76,7 @@ def unified_sam_pl():
         statement=unified_sam_pl.__doc__, quantity=FinalMetric("loss_gap"),
         bound=(1 - gamma * mu / 2) ** T * delta0 + 2 * NOISE / mu,
         conditions=(4 * B * K <= 1, 4 * A * K <= mu, gamma * mu <= 2),
-        requirements=(UNIFIED_SAM, ALWAYS_PERTURB))
+        requirements=(UNIFIED_SAM,))
     return _example(theorem, lambda: problems.random_least_squares(64, 8, condition=4, seed=1),
                     TauNice(8), 400, 0.5, 0.02)
 
@@ -100,7 +99,7 @@ def unified_sam_pl_decreasing():
         statement=unified_sam_pl_decreasing.__doc__, quantity=FinalMetric("loss_gap"),
         bound=(1 - gamma * mu / 2) * delta + gamma * NOISE,
         conditions=(4 * B * K <= 1, 4 * A * K <= mu, gamma * mu <= 2),
-        requirements=(UNIFIED_SAM, ALWAYS_PERTURB), recursive=True)
+        requirements=(UNIFIED_SAM,), recursive=True)
 
     def example(problem=None, sampler=TauNice(8), steps=400):
         problem = problems.random_least_squares(64, 8, condition=4, seed=1) if problem is None else problem
@@ -127,7 +126,7 @@ def unified_sam_nonconvex():
         statement=unified_sam_nonconvex.__doc__, quantity=AverageGradNormSq(ratio=1 + 2 * A * gamma * K),
         bound=2 * (1 + 2 * A * gamma * K) ** T * delta0 / (gamma * T) + 2 * NOISE,
         conditions=(4 * B * K <= 1,),
-        requirements=(UNIFIED_SAM, ALWAYS_PERTURB))
+        requirements=(UNIFIED_SAM,))
     # γ ≤ 1/√(2LAT) keeps q^T ≲ e (as in ``sgd.sgd_nonconvex``)
     return _example(theorem, lambda: problems.random_logistic(64, 8, seed=3), Importance(4), 300, 0.5,
                     0.05, cap=1 / sp.sqrt(2 * L * A * T))
