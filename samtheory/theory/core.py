@@ -619,9 +619,13 @@ def _subs(expr, numbers):
 
 def _compare(relation, lhs, rhs):
     slack = 1e-12 * (np.abs(lhs) + np.abs(rhs))     # rounding in the substitution, not in the math
-    if isinstance(relation, (sp.LessThan, sp.StrictLessThan)):
+    if isinstance(relation, sp.StrictLessThan):         # strict: 0 < 0 stays false
+        return lhs < rhs + slack
+    if isinstance(relation, sp.StrictGreaterThan):
+        return lhs > rhs - slack
+    if isinstance(relation, sp.LessThan):
         return lhs <= rhs + slack
-    if isinstance(relation, (sp.GreaterThan, sp.StrictGreaterThan)):
+    if isinstance(relation, sp.GreaterThan):
         return lhs >= rhs - slack
     if isinstance(relation, sp.Eq):
         return np.abs(lhs - rhs) <= slack
