@@ -148,7 +148,7 @@ def sam_cycle():
     return Theorem(name="SAM 2-cycle amplitude", source="derived (Bartlett, Long & Bousquet 2022 "
                    "describe the bouncing)", statement=sam_cycle.__doc__, quantity=TopAmplitude(),
                    bound=gamma * rho * lambda_max / (2 - gamma * lambda_max),
-                   conditions=(gamma * lambda_max < 2, sp.Eq(lam, 1)),
+                   conditions=(gamma * lambda_max < 2, sp.Eq(lam, 1), rho > 0),
                    requirements=(FULL, QUADRATIC, GRADIENT_ASCENT), kind="equal", tolerance=1e-6,
                    example=_fixed_example(Quadratic([10.0, 1.0]), SAM(lr=0.15, rho=0.05), 1500))
 
@@ -158,7 +158,7 @@ def sam_edge():
     ‖∇f‖ = λ₁c, so ηλ₁ + ηρλ₁/c = ηλ₁ + (2 − ηλ₁)."""
     return Theorem(name="SAM edge on the 2-cycle", source="derived (edge of Long & Bartlett 2023)",
                    statement=sam_edge.__doc__, quantity=SamEdge(), bound=2,
-                   conditions=(gamma * lambda_max < 2, sp.Eq(lam, 1)),
+                   conditions=(gamma * lambda_max < 2, sp.Eq(lam, 1), rho > 0),
                    requirements=(FULL, QUADRATIC, GRADIENT_ASCENT), kind="equal", tolerance=1e-6,
                    example=_fixed_example(Quadratic([10.0, 1.0]), SAM(lr=0.1, rho=0.05), 1500))
 
@@ -170,7 +170,7 @@ def msam_cycle():
     return Theorem(name="MSAM 2-cycle amplitude", source="derived (closed form, docs/closed_forms.md)",
                    statement=msam_cycle.__doc__, quantity=TopAmplitude(),
                    bound=gamma * rho * lambda_max / (2 * (1 + beta) - gamma * lambda_max),
-                   conditions=(gamma * lambda_max < 2 * (1 + beta), sp.Eq(lam, 1)),
+                   conditions=(gamma * lambda_max < 2 * (1 + beta), sp.Eq(lam, 1), rho > 0),
                    requirements=(FULL, QUADRATIC, rule_is("MSAM (momentum ascent, heavy-ball base, every "
                                                           "step perturbs, not stabilised)",
                                                           ascent="momentum", base="heavyball")),
