@@ -88,8 +88,14 @@ class MeanEstimate:
         """The two-sided (1 − 2 ``level``) interval: its ends are the one-sided (1 − level) limits."""
         if self.n < 2:
             return (-math.inf, math.inf) if self.stderr != 0 else (self.mean, self.mean)
-        half = float(stats.t.ppf(1.0 - level, self.df)) * self.stderr
+        half = quantile(level, self.df) * self.stderr
         return self.mean - half, self.mean + half
+
+
+def quantile(level, df=None):
+    """The one-sided (1 − level) quantile of Student t with ``df`` degrees of freedom (normal
+    when df is None): the half-width of the (1 − 2·level) interval in standard errors."""
+    return float(stats.norm.isf(level) if df is None else stats.t.isf(level, df))
 
 
 def sample_mean(sample):
@@ -198,6 +204,24 @@ def decide(value, stderr, bound, *, side="upper", df=None, floor=0.0, level=LEVE
         return Decision("inconclusive", math.nan, level, "no standard error (a single random trajectory?)")
     p = p_value(value, stderr, bound, side, floor, df)
     return Decision("violated" if p <= level else "holds", p, level)
+
+
+def combine(decisions, level=LEVEL):
+    r"""One decision for a claim made at several points at once ("the bound holds at every
+    grid point"): Bonferroni, p = min(1, K · min_k p_k) over the K points. Violated when
+    p ≤ ``level`` (or a point diverged, p = 0); otherwise inconclusive when a point was,
+    else holds."""
+    decisions = list(decisions)
+    if not decisions:
+        raise ValueError("decisions must not be empty")
+    tested = [d.p_value for d in decisions if math.isfinite(d.p_value)]
+    p = min(1.0, len(decisions) * min(tested)) if tested else math.nan
+    if math.isfinite(p) and p <= level:
+        return Decision("violated", p, level, f"Bonferroni over {len(decisions)} points")
+    reasons = [d.note for d in decisions if d.verdict == "inconclusive"]
+    if reasons:
+        return Decision("inconclusive", p, level, f"{len(reasons)} of {len(decisions)} points: {reasons[0]}")
+    return Decision("holds", p, level, f"Bonferroni over {len(decisions)} points")
 
 
 def holm(p_values, level=FAMILY_LEVEL):

@@ -17,6 +17,7 @@ import types
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from samtheory import cli, report
 from samtheory import theory
@@ -68,7 +69,7 @@ def test_report_embeds_table_and_figures(tmp_path):
 
 
 def test_mean_ci_is_the_student_t_interval():
-    mean, low, high = mean_ci([1.0, 2.0, 3.0, np.nan])
+    mean, low, high = mean_ci([1.0, 2.0, 3.0, np.nan], level=0.025)      # the 95 % interval
     assert mean == 2.0
     # two degrees of freedom: t_{2,q} = (2q − 1)√(2/(4q(1 − q))) in closed form, q = 0.975; sd = 1
     assert high - mean == pytest.approx(0.95 * math.sqrt(2 / 0.0975) / math.sqrt(3), rel=1e-12)
@@ -117,7 +118,8 @@ def test_list_names_every_theorem_and_study(capsys):
 # -- the studies at a tiny size -----------------------------------------------------------------
 
 TINY_ADASAM = dict(batches=(1, 2, 4), horizons=(128, 512), trajectories=24, n_boot=100)
-TINY_UNIFIED = dict(steps=300, trajectories=24, record_every=5, bias_steps=4000, n_boot=100)
+TINY_UNIFIED = dict(steps=300, trajectories=24, record_every=5, bias_steps=4000, n_boot=100,
+                    authors_steps=6000)
 
 
 def check_figures(result, tmp_path, count):
@@ -151,11 +153,13 @@ def test_adasam_study_tiny(monkeypatch, tmp_path):
 
 def test_one_sided_exponent_verdicts():
     from samtheory.fit import Estimate
-    make = lambda low, high: adasam.one_sided_exponent_claim("α", Estimate((low + high) / 2, low, high, 0.95, 0.01), "")
-    assert make(0.52, 0.6).verdict == "holds"        # faster than the bound
-    assert make(0.45, 0.51).verdict == "holds"       # consistent with ½
-    assert make(0.40, 0.47).verdict == "inconclusive"
-    assert make(0.30, 0.40).verdict == "violated"    # E_T·√(bT) grows with bT
+    make = lambda value: adasam.one_sided_exponent_claim("α", Estimate(value, value - 0.02, value + 0.02,
+                                                                        0.95, 0.01), "")
+    assert make(0.56).verdict == "holds"             # faster than the bound
+    assert make(0.48).verdict == "holds"             # consistent with ½
+    # α ≥ ½ − 0.05 is rejected at level 0.01 when α̂ < 0.45 − 2.326 × 0.01 (normal, one-sided)
+    assert make(0.428).verdict == "holds" and make(0.426).verdict == "violated"
+    assert make(0.35).p_value == pytest.approx(stats.norm.sf(10.0), rel=1e-9)
 
 
 def test_unified_sam_study_tiny(monkeypatch, tmp_path):
@@ -165,9 +169,12 @@ def test_unified_sam_study_tiny(monkeypatch, tmp_path):
     checks = [c for c in result.claims if c.claim == "Unified SAM, PL, constant step"]
     assert len(checks) == 15 and all(c.verdict == "holds" for c in checks)
     rates = [c for c in result.claims if "contraction factor" in c.claim]
-    assert len(rates) == 15 + 6 and all(c.verdict == "holds" and c.empirical < c.bound for c in rates)
-    authors = [c for c in result.claims if c.claim.startswith("authors'")]
-    assert [c.kind for c in authors] == ["info"] * 4 + ["upper"]    # only λ = 1 meets our conditions
+    assert len(rates) == 15 + 6 + 10 and all(c.verdict == "holds" and c.empirical < c.bound for c in rates)
+    # the authors' γ, ρ (L = L_max) meet our conditions at every λ, τ-nice and with replacement:
+    # a rate and a plateau row each, none "info"
+    authors = [c for c in result.claims if c.claim.startswith("[authors'")]
+    assert len(authors) == 5 * 2 * 2 and all(c.kind == "upper" and c.verdict == "holds" for c in authors)
+    assert sum("with replacement b=8" in c.configuration for c in authors) == 10
     biased = [c for c in result.claims if c.claim.startswith("unreweighted")]
     assert [(c.should_hold, c.verdict) for c in biased] == [(False, "violated"), (True, "holds")]
     assert biased[1].bound == pytest.approx(0.0537752, rel=1e-5)      # ‖x̃* − x*‖², closed form

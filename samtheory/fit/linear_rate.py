@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .. import _validate
+from .. import _validate, verdicts
 from ._common import (SMALLEST_RELIABLE, Estimate, _Bootstrapped, _bootstrap_means, _check_bootstrap,
                       _estimate, _fit_log_means, _metric, _tail_records, _window_columns)
 
@@ -18,8 +18,9 @@ class RateComparison:
     measured : Estimate
     theorem_factor : float
     verdict : str
-        "holds" when the whole interval lies at or below q_th, "violated" when it
-        lies above, "inconclusive" when it straddles q_th.
+        ``verdicts.decide`` on q ≤ q_th with the bootstrap standard error (normal):
+        "violated" when rejected at ``verdicts.LEVEL``, "holds" (not rejected) otherwise.
+    p_value : float
     rate_ratio : float
         log q / log q_th: how many times faster than the guaranteed rate the mean
         contracts (≥ 1 when the bound holds; inf when q_th = 1, i.e. the theorem
@@ -29,6 +30,7 @@ class RateComparison:
     theorem_factor: float
     verdict: str
     rate_ratio: float
+    p_value: float
 
     def __str__(self):
         return (f"measured q = {self.measured} vs theorem q_th = {self.theorem_factor:.6g}: "
@@ -60,9 +62,9 @@ class LinearRateFit(_Bootstrapped):
         """Compare q with a theorem's per-step factor q_th ∈ (0, 1] (see ``RateComparison``)."""
         q_th = _validate.real("theorem_factor", theorem_factor, 0.0, 1.0, low_open=True)
         q = self.factor
-        verdict = "holds" if q.ci_high <= q_th else ("violated" if q.ci_low > q_th else "inconclusive")
+        decision = verdicts.decide(q.estimate, q.stderr, q_th, side="upper")
         ratio = math.inf if q_th == 1.0 else math.log(q.estimate) / math.log(q_th)
-        return RateComparison(q, q_th, verdict, ratio)
+        return RateComparison(q, q_th, decision.verdict, ratio, decision.p_value)
 
     def __str__(self):
         return (f"mean err ≈ c·q^t over t in [{self.window[0]}, {self.window[1]}] "

@@ -10,21 +10,24 @@ from pathlib import Path
 
 import numpy as np
 
-from .._stats import t_half_width
+from .. import verdicts
 
 SIZES = ("quick", "full")
-KINDS = ("upper", "equal", "info")   # empirical ≤ bound; empirical ≈ expected; reported only
+KINDS = ("upper", "lower", "equal", "info")   # ≤ bound; ≥ bound; ≈ expected; reported only
 
 
 @dataclass(frozen=True)
 class Claim:
     """One row of the verdict table.
 
-    ``kind="upper"``: the claim is empirical ≤ bound; ``"equal"``: empirical equals ``bound``
-    (an exponent, a threshold) within the stated CI or tolerance; ``"info"``: a measured
-    value with no claim (verdict "info"). ``should_hold``: a violated claim that should hold
-    makes ``samtheory verify`` exit non-zero (claims expected to fail, e.g. a biased
-    estimator, set it False).
+    ``kind="upper"``: the claim is empirical ≤ bound; ``"lower"``: empirical ≥ bound;
+    ``"equal"``: empirical equals ``bound`` (an exponent, a threshold) within a tolerance;
+    ``"info"``: a measured value with no claim (verdict "info"). Verdicts come from
+    ``verdicts.decide`` (build rows with ``decided_claim``, ``exact_claim`` or
+    ``from_check``): "holds" means not rejected at ``level``, and ``p_value`` lets a table of
+    claims control its family-wise error (``verdicts.holm``). ``should_hold``: a violated
+    claim that should hold makes ``samtheory verify`` exit non-zero (claims expected to
+    fail, e.g. a biased estimator, set it False).
     """
     claim: str
     source: str
@@ -37,6 +40,8 @@ class Claim:
     kind: str = "upper"
     should_hold: bool = True
     note: str = ""
+    p_value: float = math.nan
+    level: float = verdicts.LEVEL
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -61,7 +66,7 @@ class Claim:
         return cls(claim=claim or result.theorem, source=source, configuration=configuration,
                    empirical=result.empirical, ci_low=result.ci_low, ci_high=result.ci_high,
                    bound=result.bound, verdict=result.verdict, should_hold=should_hold,
-                   kind="upper", note=result.note)
+                   kind="upper", note=result.note, p_value=result.p_value, level=result.level)
 
 
 @dataclass
@@ -83,22 +88,41 @@ def output_dir(outdir):
     return path
 
 
-def mean_ci(sample, confidence=0.95):
-    r"""Mean of a (trajectories,) sample with its Student-t interval, over finite entries.
+def mean_ci(sample, level=verdicts.LEVEL):
+    r"""Mean of a (trajectories,) sample with its two-sided (1 − 2·level) Student-t interval,
+    over finite entries (NaN/inf entries, diverged trajectories, left out).
 
-    m̂ = (1/n) Σ_i s_i and m̂ ± t_{n−1,(1+c)/2} · sd(s)/√n, with NaN/inf entries (diverged
-    trajectories) left out. Returns (mean, low, high); a single finite entry gives a
-    zero-width interval, none gives NaNs.
+    Returns (mean, low, high); a single finite entry gives a zero-width interval, none gives
+    NaNs.
     """
     values = np.asarray(sample, dtype=np.float64)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return math.nan, math.nan, math.nan
-    mean = float(values.mean())
     if values.size == 1:
-        return mean, mean, mean
-    half = float(t_half_width(values, confidence))
-    return mean, mean - half, mean + half
+        return float(values[0]), float(values[0]), float(values[0])
+    low, high = verdicts.sample_mean(values).interval(level)
+    return float(values.mean()), low, high
+
+
+def decided_claim(claim, source, configuration, value, stderr, bound, *, kind="upper", df=None, floor=0.0,
+                  diverged=0, inconclusive=None, should_hold=True, note="", level=verdicts.LEVEL):
+    r"""A row decided by ``verdicts.decide``: the estimate ``value`` ± ``stderr`` (Student t
+    with ``df`` degrees of freedom, normal for a bootstrap estimate with df None) against
+    ``bound`` on side ``kind`` ("upper", "lower", "equal") with slack ``floor``. The interval
+    shown is the two-sided (1 − 2·level) one the test uses (the point itself when stderr is 0).
+    """
+    decision = verdicts.decide(value, stderr, bound, side=kind, df=df, floor=floor, level=level,
+                               diverged=diverged, inconclusive=inconclusive)
+    if stderr is not None and math.isfinite(stderr) and math.isfinite(value):
+        quantile = verdicts.quantile(level, df)
+        low, high = value - quantile * stderr, value + quantile * stderr
+    else:
+        low, high = -math.inf, math.inf
+    words = "; ".join(text for text in (note, decision.note, f"tolerance {floor:g}" if floor else "") if text)
+    return Claim(claim=claim, source=source, configuration=configuration, empirical=value, ci_low=low,
+                 ci_high=high, bound=bound, verdict=decision.verdict, kind=kind, should_hold=should_hold,
+                 note=words, p_value=decision.p_value, level=level)
 
 
 def run_seed(seed, index):
@@ -108,16 +132,11 @@ def run_seed(seed, index):
 
 
 def exact_claim(claim, source, configuration, empirical, expected, tolerance=0.0, note=""):
-    r"""A deterministic "equal" row: holds iff |empirical − expected| ≤ ``tolerance`` (absolute).
-
-    The interval is the point itself (a deterministic measurement has no sampling error);
-    a NaN empirical value (nothing measured) is "violated"."""
-    empirical, expected = float(empirical), float(expected)
-    holds = math.isfinite(empirical) and abs(empirical - expected) <= tolerance
-    return Claim(claim=claim, source=source, configuration=configuration, empirical=empirical,
-                 ci_low=empirical, ci_high=empirical, bound=expected,
-                 verdict="holds" if holds else "violated", kind="equal",
-                 note=note + (f"; tolerance {tolerance:g}" if tolerance else ""))
+    r"""A deterministic "equal" row: holds iff |empirical − expected| ≤ ``tolerance`` (absolute),
+    decided by ``verdicts.decide`` with standard error 0 (a deterministic measurement has no
+    sampling error); a NaN empirical value (nothing measured) is "violated"."""
+    return decided_claim(claim, source, configuration, float(empirical), 0.0, float(expected), kind="equal",
+                         floor=tolerance, note=note)
 
 
 def full_batch(problem, rule, steps, *, x0=None, record_every=None, trajectories=1, seed=0):

@@ -45,7 +45,7 @@ from scipy.special import expit
 from .. import problems, rules
 from ..engine.codes import RATIONAL, SINE, SQUARED
 from ..plots import plt, save_figure
-from .base import Claim, StudyResult, exact_claim, full_batch, output_dir
+from .base import StudyResult, decided_claim, exact_claim, full_batch, output_dir
 
 NAME = "edge_of_stability"
 TITLE = "Edge of stability: sharpness reached under GD, USAM and SAM against the predicted edges"
@@ -193,20 +193,17 @@ def _edge_claims(reached, setting, lam0):
                                    ("SAM", "SAM: tail λ_max ≤ 2/η (GD's edge)", "λ_t η/2")):
         ratios = np.array([np.max(lam) / edge for edge, lam, _, _ in reached[name]])
         worst = float(np.max(ratios)) if np.all(np.isfinite(ratios)) else float("nan")
-        claims.append(Claim(claim=label, source=SOURCE, configuration=config, empirical=worst,
-                            ci_low=worst, ci_high=worst, bound=1.0,
-                            verdict="holds" if worst <= 1 else "violated",
-                            note=f"max over edges and tail steps of {edge_name}; per edge "
-                                 + ", ".join(f"{r:.4f}" for r in ratios)
-                                 + f"; start λ₀/E ≥ {lam0 / reached[name][-1][0]:.3g}"))
+        claims.append(decided_claim(label, SOURCE, config, worst, 0.0, 1.0,
+                                    note=f"max over edges and tail steps of {edge_name}; per edge "
+                                         + ", ".join(f"{r:.4f}" for r in ratios)
+                                         + f"; start λ₀/E ≥ {lam0 / reached[name][-1][0]:.3g}"))
     values = np.array([np.max(eta * lam * (1 + RHO_SAM * lam / grad)) / 2
                        for _, lam, grad, eta in reached["SAM"]])
     worst = float(np.max(values)) if np.all(np.isfinite(values)) else float("nan")
-    claims.append(Claim(claim="SAM: tail ηλ_max(1 + ρλ_max/‖∇f‖) ≤ 2 (SAM edge)", source=SOURCE,
-                        configuration=f"{config}, ρ={RHO_SAM:g}", empirical=2 * worst, ci_low=2 * worst,
-                        ci_high=2 * worst, bound=2.0, verdict="holds" if worst <= 1 else "violated",
-                        note="equality on a quadratic's 2-cycle; per-edge tail maxima "
-                             + ", ".join(f"{2 * v:.4f}" for v in values)))
+    claims.append(decided_claim("SAM: tail ηλ_max(1 + ρλ_max/‖∇f‖) ≤ 2 (SAM edge)", SOURCE,
+                                f"{config}, ρ={RHO_SAM:g}", 2 * worst, 0.0, 2.0,
+                                note="equality on a quadratic's 2-cycle; per-edge tail maxima "
+                                     + ", ".join(f"{2 * v:.4f}" for v in values)))
     return claims
 
 

@@ -29,9 +29,10 @@ The four stability thresholds of ``theory.stability`` are measured by bisection
 the first step with |y_t| > 1 for GD, USAM and Stable USAM (λ = 0) at ρ = 0.5, 0.9, 2
 against docs/theory.md §4: GD 142; USAM 280, 1386, stuck; Stable USAM 212, 274, stuck. For GD
 and USAM y_t = (1 + η(1 − ρ))^t y_0 gives ⌊ln(1/y_0)/ln q⌋ + 1 (stuck when q < 1); Stable
-USAM's numbers come from docs/theory.md (an independent plain-Python run). |y_t| is read at every
-step from the recorded metrics, y² = (‖∇f‖² − 2af)/(c(a + c)), and the step k is confirmed
-from the iterates: |y_{k−1}| ≤ 1 < |y_k|. "Stuck" means max_t |y_t| ≤ 1 over 20 000 steps.
+USAM has no closed form, and its steps come from an independent plain-Python run. |y_t| is
+read at every step from the recorded metrics, y² = (‖∇f‖² − 2af)/(c(a + c)), and the step k
+is confirmed from the iterates: |y_{k−1}| ≤ 1 < |y_k|. "Stuck" means max_t |y_t| ≤ 1 over
+20 000 steps.
 """
 from dataclasses import replace
 import math
@@ -43,7 +44,7 @@ from .. import rules, theory
 from ..plots import plt, save_figure
 from ..problems import Quadratic, saddle
 from ..theory.stability import GROWTH
-from .base import Claim, StudyResult, exact_claim, full_batch, output_dir
+from .base import Claim, StudyResult, decided_claim, exact_claim, full_batch, output_dir
 
 NAME = "stable_sam"
 TITLE = "Stable SAM: regime map (η × ρ) and saddle-escape times"
@@ -63,7 +64,7 @@ RULES = {                    # label → (make_rule(η, ρ), kind of closed form
     "Stable SAM λ=1": (lambda eta, rho: rules.StableSAM(eta, rho, lam=1.0), "stable"),
 }
 ESCAPE_ETA, ESCAPE_LIMIT, ESCAPE_START = 0.05, 20000, (1.0, 1e-3)
-ESCAPES = (                  # (label, make_rule(ρ), ρ, docs/theory.md's step; None = stuck)
+ESCAPES = (                  # (label, make_rule(ρ), ρ, step of docs/theory.md §4; None = stuck)
     ("GD", lambda rho: rules.SGD(ESCAPE_ETA), 0.0, 142),
     ("USAM", lambda rho: rules.USAM(ESCAPE_ETA, rho), 0.5, 280),
     ("USAM", lambda rho: rules.USAM(ESCAPE_ETA, rho), 0.9, 1386),
@@ -172,16 +173,15 @@ def escape_claims():
     claims, measured = [], []
     for label, make_rule, rho, expected in ESCAPES:
         if label != "Stable USAM" and closed_form_escape(ESCAPE_ETA, rho) != expected:
-            raise AssertionError(f"docs/theory.md's {label} ρ={rho:g} value disagrees with the closed form")
+            raise AssertionError(f"the expected {label} ρ={rho:g} step disagrees with the closed form")
         step, y_max = escape(make_rule(rho))
         measured.append(step)
         config = f"½(x² − y²), η={ESCAPE_ETA:g}, ρ={rho:g}, start {ESCAPE_START}"
         if expected is None:
-            claims.append(Claim(claim=f"{label} stuck at the saddle (max |y_t| ≤ 1)", source=SOURCE,
-                                configuration=config, empirical=y_max, ci_low=y_max, ci_high=y_max,
-                                bound=1.0, verdict="holds" if step is None and y_max <= 1 else "violated",
-                                note=f"{ESCAPE_LIMIT} steps; y-factor {1 + ESCAPE_ETA * (1 - rho):g}"
-                                if label == "USAM" else f"{ESCAPE_LIMIT} steps"))
+            claims.append(decided_claim(f"{label} stuck at the saddle (max |y_t| ≤ 1)", SOURCE, config,
+                                        y_max, 0.0, 1.0,
+                                        note=f"{ESCAPE_LIMIT} steps; y-factor {1 + ESCAPE_ETA * (1 - rho):g}"
+                                        if label == "USAM" else f"{ESCAPE_LIMIT} steps"))
         else:
             claims.append(exact_claim(f"{label} escape step", SOURCE, config,
                                       math.nan if step is None else step, expected,
