@@ -7,7 +7,7 @@ verdict); ``write_report`` writes ``outdir/report.md`` with the same table, the 
 the command, sizes, timings and versions. ``samtheory verify``, the scripts in
 ``experiments/`` and ``paper_figs/make_figs.py`` are thin layers over these.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 import math
 import os
@@ -18,11 +18,53 @@ import textwrap
 import time
 import traceback
 
+from . import verdicts
 from .engine.simulate import _package_version
 from .studies import load
 
-COLUMNS = ("claim", "source", "configuration", "empirical [95% CI]", "bound", "ratio", "verdict")
+COLUMNS = ("claim", "source", "configuration", "empirical [98% CI]", "bound", "ratio", "verdict")
 WIDTHS = (36, 24, 46, 30, 10, 10, 27)     # plain-text column widths; longer text wraps
+
+
+# -- family-wise error ------------------------------------------------------------------------
+
+def family_verdicts(results, level=verdicts.FAMILY_LEVEL):
+    r"""``results`` with every tested claim re-decided by Holm's procedure over all of them.
+
+    Each claim with a p-value (``Claim.p_value``, from ``verdicts.decide``) is "violated"
+    exactly when ``verdicts.holm`` rejects it at family-wise level ``level`` among all the
+    tested claims of all ``results``, else "holds" (not rejected): the probability that any
+    true claim of the table is called violated is at most ``level``. A claim rejected at
+    its own level but not by Holm says so in its note. Inconclusive and info rows are kept.
+    """
+    claims = [c for r in results for c in r.claims]
+    rejected = iter(verdicts.holm([c.p_value for c in claims], level))
+    out = []
+    for result in results:
+        adjusted = []
+        for claim in result.claims:
+            reject = next(rejected)
+            if claim.verdict not in ("holds", "violated") or math.isnan(claim.p_value):
+                adjusted.append(claim)
+                continue
+            verdict = "violated" if reject else "holds"
+            note = claim.note
+            if verdict != claim.verdict:
+                note = "; ".join(t for t in (note, f"p = {claim.p_value:.3g}: {claim.verdict} at level "
+                                             f"{claim.level:g} alone, {verdict} at family-wise level "
+                                             f"{level:g} (Holm)") if t)
+            adjusted.append(replace(claim, verdict=verdict, note=note))
+        out.append(replace(result, claims=adjusted))
+    return out
+
+
+def family_footer(results, level=verdicts.FAMILY_LEVEL):
+    """The line that states the error control of a table of ``results``."""
+    tested = sum(1 for r in results for c in r.claims if c.verdict in ("holds", "violated")
+                 and not math.isnan(c.p_value))
+    return (f"Family-wise error controlled at {level:g} (Holm over {tested} tested claims): 'violated' = "
+            f"rejected, 'holds' = not rejected; intervals are two-sided {1 - 2 * verdicts.LEVEL:.0%} "
+            f"(per-claim level {verdicts.LEVEL:g}, one-sided).")
 
 
 # -- verdict text --------------------------------------------------------------------------
@@ -63,6 +105,7 @@ def format_table(results):
                 parts = [(cell[row] if row < len(cell) else "").ljust(w) for cell, w in zip(wrapped, WIDTHS)]
                 lines.append(" | ".join(parts).rstrip())
         lines.append(rule)
+    lines.append(family_footer(results))
     return "\n".join(lines)
 
 
@@ -197,10 +240,12 @@ def write_report(results, outdir, *, command="", size="quick", seed=0, seconds=N
              "", "## Timings", "", "| study | title | claims | seconds |", "|---|---|---|---|"]
     lines += [f"| {r.name} | {_md(r.title)} | {len(r.claims)} | {r.seconds:.1f} |" for r in results]
     lines += ["", "## Summary", ""] + [f"- {_md(line)}" for line in summary(results, errors)]
-    lines += ["", "Verdicts: *holds* — the confidence interval lies within the bound (or covers the "
-                  "predicted value); *violated* — it lies beyond it; *inconclusive* — it straddles it; "
-                  "*info* — measured, no claim. `ratio` is bound / empirical. A claim marked "
+    lines += ["", "Verdicts (`samtheory.verdicts`): *violated* — the claim is rejected by a one-sided "
+                  "test; *holds* — it is not rejected (no evidence against it, not a proof); "
+                  "*inconclusive* — the estimate cannot decide (heavy tail, transient, no standard "
+                  "error); *info* — measured, no claim. `ratio` is bound / empirical. A claim marked "
                   "*expected to fail* (e.g. a biased estimator) is shown for contrast.", "",
+              family_footer(results), "",
               "## Verdicts", ""]
     lines += markdown_table(results)
     lines += ["## Figures", ""]
@@ -217,10 +262,11 @@ def write_report(results, outdir, *, command="", size="quick", seed=0, seconds=N
 def verify(names, size, outdir, seed=0, command="", stream=None):
     """Run ``names``, write the report; return (Suite, path of report.md)."""
     suite = run_studies(names, size, outdir, seed=seed, stream=stream)
+    suite.results = family_verdicts(suite.results)
     path = write_report(suite.results, outdir, command=command, size=size, seed=seed, seconds=suite.seconds,
                         errors=suite.errors)
     return suite, path
 
 
-__all__ = ["format_table", "write_report", "markdown_table", "summary", "run_studies", "verify", "Suite",
+__all__ = ["family_verdicts", "family_footer", "format_table", "write_report", "markdown_table", "summary", "run_studies", "verify", "Suite",
            "ProgressBar", "verdict_text"]

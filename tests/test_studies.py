@@ -12,6 +12,7 @@ Promises:
   unreweighted importance sampling converges to x̃* ≠ x*), write PNG + PDF figures, and
   give the same numbers for the same seed.
 """
+from dataclasses import replace
 import math
 import types
 
@@ -48,10 +49,25 @@ def test_table_shows_numbers_ratio_and_verdicts():
     assert "0.125 [0.1, 0.15]" in table and "| 0.5 " in table
     assert "| 4 " in table                                  # ratio bound/empirical = 4
     assert "VIOLATED" in table and "violated (expected to fail)" in table
-    assert table.count("holds") == 1 and "info" in table
+    body, footer = table.rsplit("\n", 1)
+    assert body.count("holds") == 1 and "info" in body
+    assert footer.startswith("Family-wise error controlled at 0.05 (Holm over 0 tested claims)")
     assert report.summary(results)[0] == ("4 claims: 1 hold, 2 violated (1 of them expected to fail), "
                                           "0 inconclusive, 1 info")
     assert any(line.startswith("FAILED: [toy]") for line in report.summary(results))
+
+
+def test_family_verdicts_apply_holm_over_every_tested_claim():
+    """Holm at 0.05: p = (0.001, 0.008, 0.2) rejects the first two (0.001 ≤ 0.05/3, 0.008 ≤ 0.05/2);
+    ten claims at p = 0.009 (each violated at level 0.01 alone) are all kept (0.009 > 0.05/10)."""
+    tested = lambda p: replace(claim("violated" if p <= 0.01 else "holds"), p_value=p)
+    three = report.family_verdicts([StudyResult("a", "a", [tested(0.001), tested(0.2)], [], 1.0),
+                                    StudyResult("b", "b", [tested(0.008), claim("info", kind="info")], [], 1.0)])
+    assert [c.verdict for r in three for c in r.claims] == ["violated", "holds", "violated", "info"]
+    ten = report.family_verdicts([StudyResult("c", "c", [tested(0.009) for _ in range(10)], [], 1.0)])
+    assert all(c.verdict == "holds" and "violated at level 0.01 alone, holds at family-wise level 0.05"
+               in c.note for c in ten[0].claims)
+    assert "Holm over 10 tested claims" in report.family_footer(ten)
 
 
 def test_report_embeds_table_and_figures(tmp_path):
