@@ -10,7 +10,7 @@ Promises:
 - a configuration outside a theorem's requirements or conditions is refused with the
   failing one named, with its numbers;
 - ``Theorem.largest`` solves the conditions: for SGD on PL functions it is
-  min{1/(2BL), μ/(2AL), 1/μ}, for AdaSAM ε²/(6LĜ);
+  min{1/(2BL), μ/(2AL), 1/μ}, for AdaSAM ε²/(4LĜ) (ε²/(6LĜ) in the published form);
 - a recursive bound with constant schedules unrolls to the closed form of the constant-step
   theorem; per-step conditions name the first failing step;
 - users write a theorem in a few lines and check it the same way;
@@ -69,7 +69,11 @@ MATRIX = {
                                        (lambda p: TauNice(8), lambda p: WithReplacement(4))),
     theory.unified_sam_nonconvex: ((logistic, sine), (lambda p: Importance(4), lambda p: TauNice(8))),
     theory.adasam_rate: ((logistic, logistic_wide), (lambda p: TauNice(8), lambda p: WithReplacement(8))),
+    theory.adasam_rate_published: ((logistic, logistic_wide),
+                                   (lambda p: TauNice(8), lambda p: WithReplacement(8))),
     theory.rst_bound: ((logistic, logistic_wide), (lambda p: TauNice(8), lambda p: WithReplacement(8))),
+    theory.rst_bound_published: ((logistic, logistic_wide),
+                                 (lambda p: TauNice(8), lambda p: WithReplacement(8))),
     theory.gd_threshold: ((lambda: Quadratic([10.0, 3.0, 1.0]), lambda: Quadratic([4.0, 2.0])),
                           (full, independent_full)),
     theory.usam_threshold: ((lambda: Quadratic([10.0, 3.0, 1.0]), lambda: Quadratic([4.0, 2.0])),
@@ -93,7 +97,7 @@ CASES = [(factory, make_problem, make_sampler)
 def test_matrix_covers_the_catalogue():
     names = {t.name for t in theory.catalogue()}
     assert names == {factory().name for factory in MATRIX}
-    assert len(names) == 14
+    assert len(names) == 16
 
 
 @pytest.mark.parametrize("factory", list(MATRIX), ids=lambda f: f.__name__)
@@ -255,13 +259,14 @@ def test_largest_step_of_sgd_pl_is_the_closed_form(sampler):
     assert largest == pytest.approx(expected, rel=1e-12)
 
 
-def test_largest_step_of_adasam_is_eps_squared_over_6LG():
+@pytest.mark.parametrize("factory, constant",
+                         [(theory.adasam_rate, 4), (theory.adasam_rate_published, 6)])
+def test_largest_step_of_adasam_is_eps_squared_over_constant_LG(factory, constant):
     problem = logistic()
     rule = st.AdaSAM(lr=1.0, rho=0.01, beta1=0.0, eps=0.5)
     numbers, _, _ = theory.values(problem, rule, TauNice(8), 100)
-    expected = 0.25 / (6 * numbers["L"] * max(numbers["G"], 0.5))
-    assert theory.adasam_rate().largest("gamma", problem, rule, TauNice(8), 100) == pytest.approx(
-        expected, rel=1e-12)
+    expected = 0.25 / (constant * numbers["L"] * max(numbers["G"], 0.5))
+    assert factory().largest("gamma", problem, rule, TauNice(8), 100) == pytest.approx(expected, rel=1e-12)
 
 
 def test_largest_radius_of_unified_sam_solves_the_quadratic_condition():

@@ -168,8 +168,8 @@ def _floor(problem, sampler, eta, cfg, seed, setting, tick):
     config = f"{setting}, T={cfg['floor_steps']}, p̄ ∈ {{{', '.join(f'{p:g}' for p in p_values)}}}"
     rise = floors[-1].estimate - floors[0].estimate
     claims = [
-        decided_claim("floor slope dF/dp̄ ≤ Lησ² + 2L_batch²ρ²(1 + Lη)", "derived (docs/theory.md §5, rst_bound)",
-                      config, slope, stderr, slope_th,
+        decided_claim("floor slope dF/dp̄ ≤ Lησ² + 2L_batch²ρ²(1 + Lη)",
+                      "derived (docs/theory.md §5, rst_bound)", config, slope, stderr, slope_th,
                       note="F = plateau of ‖∇f(x_t)‖² over the last half; least-squares slope, bootstrap "
                            "standard error over trajectories; bound: rst_bound's p̄-slope"),
         Claim(claim="floor increase F(p̄ = max) − F(p̄ = min)", source=SOURCE, configuration=config,

@@ -15,14 +15,14 @@ from .core import (ANY, SYMBOLS, Theorem, Quantity, FinalMetric, AverageGradNorm
 from . import core
 from .sgd import sgd_pl, sgd_nonconvex
 from .unified_sam import unified_sam_pl, unified_sam_pl_decreasing, unified_sam_nonconvex
-from .adasam import adasam_rate
-from .rst import rst_bound
+from .adasam import adasam_rate, adasam_rate_published
+from .rst import rst_bound, rst_bound_published
 from .stability import (gd_threshold, usam_threshold, sam_threshold, stable_sam_threshold, sam_cycle,
                         sam_edge, msam_cycle)
 
 _FACTORIES = (sgd_pl, sgd_nonconvex, unified_sam_pl, unified_sam_pl_decreasing, unified_sam_nonconvex,
-              adasam_rate, rst_bound, gd_threshold, usam_threshold, sam_threshold, stable_sam_threshold,
-              sam_cycle, sam_edge, msam_cycle)
+              adasam_rate, adasam_rate_published, rst_bound, rst_bound_published, gd_threshold,
+              usam_threshold, sam_threshold, stable_sam_threshold, sam_cycle, sam_edge, msam_cycle)
 
 
 def catalogue():
