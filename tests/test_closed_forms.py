@@ -155,7 +155,7 @@ def test_sam_two_cycle(eta_lam, c_listed):
     lam1, rho = 10.0, 0.05
     eta = eta_lam / lam1
     c = eta * rho * lam1 / (2.0 - eta * lam1)
-    assert abs(c - c_listed) < 5e-7                       # docs/theory.md's rounded values
+    assert abs(c - c_listed) < 5e-7                       # the rounded values of docs/theory.md §4
     problem = Quadratic([lam1, 1.0], x0=np.ones(2))
     T = 1500
     out = full_batch(problem, st.SAM(eta, rho), T, record_every=T)
@@ -173,7 +173,7 @@ def test_sam_two_cycle(eta_lam, c_listed):
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lam, eta, mu, rho, c_listed", [
-    (1.0, 0.1, 0.9, 0.05, 0.0013514),     # docs/theory.md's example
+    (1.0, 0.1, 0.9, 0.05, 0.0013514),     # the example of docs/theory.md §4
     (2.0, 0.5, 0.5, 0.1, None),           # c = 0.05
     (4.0, 0.6, 0.3, 0.02, None),          # ηλ = 2.4 > 2: beyond the SAM/GD edge, still a cycle
 ])
@@ -327,7 +327,7 @@ def test_usam_saddle_y_factor(c, eta, rho):
 
 
 def test_usam_saddle_overshoot():
-    r"""docs/theory.md's "attracts iff ρ > 1/c" also needs ηc(ρc − 1) < 2.
+    r"""Under USAM the saddle attracts only if ρ > 1/c and ηc(ρc − 1) < 2 (docs/theory.md §4).
 
     With c = 2, η = 0.5, ρ = 2 > 1/c: y-factor 1 + 1·(1 − 4) = −2, so |y| doubles
     each step (the saddle is not attracting; the iterate overshoots across it).

@@ -1,6 +1,6 @@
 r"""Study 1 — AdaSAM: the O(1/√(bT)) rate and its linear speedup in the batch size b.
 
-The claim (``theory.adasam_rate``, the tightest derived form of docs/theory.md §5's bound):
+The claim (``theory.adasam_rate``, the tightest derived form, docs/theory.md §5.4):
 AdaSAM with β1 = 0, γ = c√(b/T), ρ = r/√(bT) and γ ≤ ε²/(4LĜ) satisfies
 
     E_T := (1/T) Σ_{t<T} E‖∇f(x_t)‖² ≤ 4Ĝ(f(x_0) − f*)/(γT) + 2ĜL_batch²ρ²/ε

@@ -40,7 +40,7 @@ CONFIG = {
 }
 NESTEROV_TOLERANCE = 1e-13
 CYCLE_TOLERANCE = 1e-6       # relative, as theory.msam_cycle
-CYCLE_CONFIGS = (            # (eigenvalues, η, μ, ρ): docs/theory.md's example and a 2-D one
+CYCLE_CONFIGS = (            # (eigenvalues, η, μ, ρ): the example of docs/theory.md §4 and a 2-D one
     ((1.0,), 0.1, 0.9, 0.05),
     ((2.0, 0.6), 0.5, 0.5, 0.1),
 )

@@ -11,8 +11,8 @@ Setting: AdaSAM with β1 = 0 (``rules.AdaSAM(beta1=0)``): h_t = ∇f_S(x_t + ρ 
 v_t = β2 v_{t−1} + (1 − β2) h_t² (v_{−1} = 0), v̂_t = max(v̂_{t−1}, v_t) with v̂_{−1} = ε²,
 x_{t+1} = x_t − γ D_t h_t, D_t = diag(v̂_t)^{−1/2}. Assume ‖∇f_i(x)‖_∞ ≤ G for all i, x
 (``core.gradient_bounds``: logistic losses), a uniform sampler whose weights sum to 1
-(τ-nice, uniform with replacement) so |h_j| ≤ G, minibatch variance ≤ σ² (``sigma_sq``;
-docs/theory.md's σ²/b), f L-smooth, every f_S L_batch-smooth, and let Ĝ = max(G, ε). Then
+(τ-nice, uniform with replacement) so |h_j| ≤ G, minibatch variance ≤ σ² (``sigma_sq``,
+docs/theory.md §5.4), f L-smooth, every f_S L_batch-smooth, and let Ĝ = max(G, ε). Then
 v_t ≤ G², so D_t ∈ [1/Ĝ, 1/ε] with D_{−1} = 1/ε, D_t ≤ D_{t−1}, and D_{t−1} does not depend
 on the minibatch of step t. Write h = g + r with g = ∇f_S(x), E g = ∇f, ‖r‖ ≤ L_batch ρ.
 The descent lemma f(x_{t+1}) ≤ f(x_t) − γ⟨∇f, D_t h⟩ + (Lγ²/2)‖D_t h‖² with

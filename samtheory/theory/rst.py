@@ -62,7 +62,7 @@ def rst_bound():
     last term is the SAM-induced floor (zero for SGD); the noise term grows with p̄ too, a
     SAM step weighing the noise twice. The tightest form of the derivation (module docstring).
     """
-    return _theorem(rst_bound, "RST, floor linear in p̄", "derived (tighter than docs/theory.md §5)",
+    return _theorem(rst_bound, "RST, floor linear in p̄", "derived (docs/theory.md §5.5)",
                     TIGHT_TERMS, L)
 
 

@@ -32,7 +32,7 @@ def sgd_pl():
 
     Derivation: in (*), LBγ ≤ 1/2 makes the gradient coefficient at least 3γ/4, PL turns
     −(3γ/4)‖∇f‖² into −(3/2)γμδ, and LAγ² ≤ γμ/2, so δ_{t+1} ≤ (1 − γμ)δ_t + LCγ²/2;
-    unroll. (docs/theory.md recalls the neighbourhood as LCγ/μ: twice this one.)
+    unroll. A neighbourhood LCγ/μ is also valid but twice as loose (docs/theory.md §5).
     """
     theorem = Theorem(
         name="SGD, PL, ABC", source="derived (form of Khaled & Richtárik 2020, Thm 3)",

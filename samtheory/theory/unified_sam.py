@@ -92,7 +92,9 @@ def unified_sam_pl_decreasing():
     K_k, N_k as in the module docstring at (γ_k, ρ_k, λ_k): (**) with PL, step by step. With
     Oikonomou & Loizou's schedules γ_k = min(γ, (2k + 1)/((k + 1)²μ)) and
     ρ_k = min(ρ, 1/(2k + 1)) (``schedules.DecreasingStep`` / ``DecreasingRadius``) the
-    recursion goes to 0 like O(1/k): the exact solution, not an O(·), is the bound checked.
+    recursion goes to 0 like O(log k / k) when C > 0 (γ_k N_k ~ 4LC/(μ²k²) summed against the
+    contraction (1 − 1/k)) and O(1/k) when C = 0: the exact solution, not an O(·), is the
+    bound checked.
     """
     theorem = Theorem(
         name="Unified SAM, PL, decreasing step", source="derived (setting of Oikonomou & Loizou 2025)",
