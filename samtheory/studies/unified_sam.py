@@ -25,11 +25,17 @@ stated; λ ∈ {0, ¼, ½, ¾, 1}; every run starts at the problem's x_0.
     full batch, A = 0) and single-element uniform versus importance sampling
     (p_i ∝ L_i: A = L̄ instead of L_max, so the admissible γ is larger); each tuned as in (a),
     its rate and plateau checked as in (b).
-(d) The step and radius the authors' experiments run (docs/theory.md §5):
-    ρ = 1/(4L) if λ = 1 else min(1, μ/(2(Bμ + A)(1 − λ)²))/(4L), γ = min(2, μ/(8(Bμ + A)))/L,
-    on the inconsistent problem: whether they meet our derived conditions
-    (``Theorem.condition_reports``) and the plateau they reach. Where a condition fails the
-    row is "info" (our theorem does not apply) and names it.
+(d) The step and radius the authors' experiments run (docs/theory.md §5, ``authors_rule``):
+    ρ = 1/(4L) if λ = 1 else min(1, μ/(2(Bμ + A)(1 − λ)²))/(4L), γ = min(2, μ/(8(Bμ + A)))/L
+    with their L = L_max = max_i L_i (b < n; λ_max(∇²f) only at full batch) and their
+    τ-nice A, B, on the inconsistent problem with b = 8, each λ run with two samplers:
+    τ-nice (the sampler whose A, B they compute) and uniform with replacement (the one
+    their code draws from, ``np.random.choice``; our theorem then checks its own A = L_max/b,
+    B = 1 − 1/b). Both meet our derived conditions (``Theorem.condition_reports``) at every
+    λ, so each run gets the rate and plateau rows of (b). Their γ is 30–40 × below the
+    tuned one of (a), so their runs last ``authors_steps`` steps, enough to reach the plateau. A
+    run that failed a condition would get one "info" plateau row naming it (our theorem
+    would not apply).
 (e) The authors' importance sampling without reweighting: i drawn with p_i = L_i/Σ_j L_j,
     the step using (1/b)Σ_k ∇f_{i_k} instead of the unbiased (1/b)Σ_k ∇f_{i_k}/(n p_{i_k}).
     Its mean is Σ_i p_i ∇f_i = ∇F̃ with F̃ = Σ_i p_i f_i, so it can only converge to
@@ -40,28 +46,36 @@ stated; λ ∈ {0, ¼, ½, ¾, 1}; every run starts at the problem's x_0.
     method converges to x*; x_T is recorded at a geometric set of horizons T (runs with
     one seed share their first steps, so x_T of a shorter run is the iterate of a
     longer one).
+
+Samplers, named in every row's configuration: (a), (b) τ-nice (without replacement); (c)
+τ-nice, "uniform" = one uniform index (with and without replacement coincide at b = 1) and
+"importance" = i.i.d. draws p_i ∝ L_i, reweighted; (d) τ-nice and uniform with replacement;
+(e) i.i.d. draws p_i ∝ L_i, reweighted (ours) or not (theirs). The authors' code draws
+every minibatch with replacement (``np.random.choice``) but computes τ-nice A, B.
 """
 from dataclasses import replace
 import time
 
 import numpy as np
 
-from .. import fit, problems, theory
+from .. import fit, problems, theory, verdicts
 from ..engine.simulate import simulate
 from ..plots import mean_band, plt, save_figure
 from ..rules import UnifiedSAM
 from ..sampling import Importance, TauNice, WithReplacement
 from ..schedules import DecreasingRadius, DecreasingStep
 from ..theory.unified_sam import NOISE
-from .base import Claim, StudyResult, mean_ci, prepare, run_seed
+from .base import Claim, StudyResult, decided_claim, prepare, run_seed
 
 NAME = "unified_sam"
 TITLE = "Unified SAM: linear convergence to a neighbourhood on PL problems"
 SOURCE = "derived (setting of Oikonomou & Loizou 2025)"
 AUTHORS = "Oikonomou & Loizou 2025, experiment code"
 CONFIG = {
-    "quick": dict(steps=1500, trajectories=200, record_every=10, bias_steps=4000, n_boot=500),
-    "full": dict(steps=4000, trajectories=2000, record_every=10, bias_steps=32000, n_boot=2000),
+    "quick": dict(steps=1500, trajectories=200, record_every=10, bias_steps=4000, n_boot=500,
+                  authors_steps=30000),
+    "full": dict(steps=4000, trajectories=2000, record_every=10, bias_steps=32000, n_boot=2000,
+                 authors_steps=40000),
 }
 LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 RHO_MAX = 0.02
@@ -82,6 +96,8 @@ PROBLEMS = {
 # in the λ sweep, so that its runs reach their plateau.
 STEPS_FACTOR = {"sine LS": 3}
 INCONSISTENT = "LS inconsistent"
+# (d): the sampler whose A, B the authors compute, and the one their code draws from.
+AUTHORS_SAMPLERS = {f"τ-nice b={BATCH}": TauNice(BATCH), f"with replacement b={BATCH}": WithReplacement(BATCH)}
 
 
 # -- configurations ----------------------------------------------------------------------
@@ -94,10 +110,27 @@ def tuned_rule(theorem, problem, sampler, steps, lam, rho_max=RHO_MAX):
 
 
 def authors_rule(problem, sampler, lam):
-    r"""The authors' experiment settings (docs/theory.md §5), with their A, B of the sampler:
-    ρ = 1/(4L) if λ = 1 else min(1, μ/(2(Bμ + A)(1 − λ)²))/(4L), γ = min(2, μ/(8(Bμ + A)))/L."""
-    found, _, _ = theory.values(problem, UnifiedSAM(1.0, 1.0, lam), sampler, 1)
-    L, mu, A, B = found["L"], found["mu"], found["A"], found["B"]
+    r"""The authors' experiment settings (docs/theory.md §5) for a batch of b from ``sampler``:
+    ρ = 1/(4L) if λ = 1 else min(1, μ/(2(Bμ + A)(1 − λ)²))/(4L), γ = min(2, μ/(8(Bμ + A)))/L.
+
+    As their code computes them: L = L_max = max_i L_i whenever b < n (L = λ_max(∇²f) only
+    at full batch, b = n); A, B the τ-nice ones, A = (n − b)L_max/(b(n − 1)),
+    B = n(b − 1)/(b(n − 1)) (A = L_max, B = 0 at b = 1; A = 0, B = 1 at b = n) — for a
+    uniform sampler drawn with replacement too, since their code draws with replacement
+    but computes these. Those are ``theory.sampling_constants`` of ``TauNice(b)``. Their
+    single-element importance sampling: A = L̄, B = 0 (``sampling_constants`` of
+    ``Importance(1)``), L = L_max.
+    """
+    if isinstance(sampler, Importance) and sampler.b == 1:
+        constants, b = theory.sampling_constants(problem, sampler), 1
+    elif isinstance(sampler, TauNice) or (type(sampler) is WithReplacement and sampler.p is None):
+        b = sampler.b
+        constants = theory.sampling_constants(problem, TauNice(b))
+    else:
+        raise ValueError("the authors' settings are defined for uniform samplers (τ-nice or with "
+                         f"replacement) and single-element importance sampling, not {sampler!r}")
+    L = problem.L if b == problem.n else problem.L_max
+    mu, A, B = problem.mu, constants.A, constants.B
     rho = 1 / (4 * L) if lam == 1 else min(1.0, mu / (2 * (B * mu + A) * (1 - lam) ** 2)) / (4 * L)
     return UnifiedSAM(min(2.0, mu / (8 * (B * mu + A))) / L, rho, lam)
 
@@ -147,10 +180,10 @@ def _rate_and_plateau(theorem, problem, rule, sampler, steps, out, configuration
         window = "whole run (no plateau reached)"
     comparison = rate.compare(1 - gamma * mu / 2)
     q = comparison.measured
-    rows = [Claim(claim="contraction factor q ≤ 1 − γμ/2", source=SOURCE, configuration=configuration,
-                  empirical=q.estimate, ci_low=q.ci_low, ci_high=q.ci_high, bound=comparison.theorem_factor,
-                  verdict=comparison.verdict,
-                  note=f"log q / log q_th = {comparison.rate_ratio:.3g} (× the guaranteed speed); {window}")]
+    rows = [decided_claim("contraction factor q ≤ 1 − γμ/2", SOURCE, configuration, q.estimate, q.stderr,
+                          comparison.theorem_factor,
+                          note=f"log q / log q_th = {comparison.rate_ratio:.3g} (× the guaranteed speed); "
+                               f"{window}; bootstrap standard error")]
     radius = neighbourhood(theorem, problem, rule, sampler, steps)
     if radius > ROUNDING * problem.loss_gap(problem.x0):
         rows.append(_plateau_claim("plateau E[f − f*] ≤ 2N/μ + transient", SOURCE, configuration, problem,
@@ -173,10 +206,9 @@ def _plateau_claim(text, source, configuration, problem, rule, out, radius, outs
         return Claim(claim=text, source=source, configuration=configuration, empirical=size.estimate,
                      ci_low=size.ci_low, ci_high=size.ci_high, bound=bound, verdict="info", kind="info",
                      note="outside our derived conditions: " + "; ".join(str(r) for r in outside))
-    verdict = ("violated" if out.diverged.any() or size.ci_low > bound
-               else "holds" if size.ci_high <= bound else "inconclusive")
-    return Claim(claim=text, source=source, configuration=configuration, empirical=size.estimate,
-                 ci_low=size.ci_low, ci_high=size.ci_high, bound=bound, verdict=verdict, note=note)
+    return decided_claim(text, source, configuration, size.estimate, size.stderr, bound, df=level.n_used - 1,
+                         floor=theory.FinalMetric("loss_gap").floor(problem),
+                         diverged=int(np.count_nonzero(out.diverged)), note=note)
 
 
 def _simulate(problem, rule, sampler, cfg, seed, steps=None):
@@ -230,21 +262,28 @@ def _sampler_sweep(theorem, cfg, seed, tick, first):
 
 
 def _authors_sweep(theorem, cfg, seed, tick, first):
-    """(d): the authors' γ and ρ on the inconsistent problem, τ-nice b = 8."""
-    problem, sampler = PROBLEMS[INCONSISTENT](), TauNice(BATCH)
-    rows, points = [], []
+    """(d): the authors' γ and ρ on the inconsistent problem, b = 8, τ-nice and with
+    replacement (both samplers of one λ share its seed). Returns rows, the plateau points
+    {sampler: [(λ, plateau, 2N/μ, meets our conditions)]} and the next run index."""
+    problem, steps = PROBLEMS[INCONSISTENT](), cfg["authors_steps"]
+    rows, points = [], {label: [] for label in AUTHORS_SAMPLERS}
     for k, lam in enumerate(LAMBDAS):
-        rule = authors_rule(problem, sampler, lam)
-        numbers, schedules = theorem.numbers(problem, rule, sampler, cfg["steps"])
-        failing = [report for report in theorem.condition_reports(numbers, schedules) if not report.holds]
-        out = _simulate(problem, rule, sampler, cfg, run_seed(seed, first + k))
-        radius = neighbourhood(theorem, problem, rule, sampler, cfg["steps"])
-        row = _plateau_claim("authors' γ, ρ: plateau ≤ 2N/μ + transient", AUTHORS,
-                             f"{INCONSISTENT}, " + _describe(rule, f"τ-nice b={BATCH}", cfg["steps"]),
-                             problem, rule, out, radius, outside=failing)
-        rows.append(row)
-        points.append((lam, fit.plateau(out, "loss_gap").size, radius, not failing))
-        tick()
+        for label, sampler in AUTHORS_SAMPLERS.items():
+            rule = authors_rule(problem, sampler, lam)
+            numbers, schedules = theorem.numbers(problem, rule, sampler, steps)
+            failing = [report for report in theorem.condition_reports(numbers, schedules) if not report.holds]
+            out = _simulate(problem, rule, sampler, cfg, run_seed(seed, first + k), steps)
+            configuration = f"{INCONSISTENT}, " + _describe(rule, label, steps)
+            radius = neighbourhood(theorem, problem, rule, sampler, steps)
+            if failing:
+                more = [_plateau_claim("plateau E[f − f*] ≤ 2N/μ + transient", AUTHORS, configuration, problem,
+                                       rule, out, radius, outside=failing)]
+            else:
+                more, _, _ = _rate_and_plateau(theorem, problem, rule, sampler, steps, out, configuration,
+                                               cfg["n_boot"], seed)
+            rows += [replace(row, claim=f"[authors' γ, ρ; {label}] {row.claim}", source=AUTHORS) for row in more]
+            points[label].append((lam, fit.plateau(out, "loss_gap").size, radius, not failing))
+            tick()
     return rows, points, first + len(LAMBDAS)
 
 
@@ -280,32 +319,30 @@ def _bias_study(cfg, seed, tick, first):
     tick()
     to_star = {k: np.sum((x - x_star) ** 2, axis=2) for k, x in iterates.items()}
     to_tilde = {k: np.sum((x - x_tilde) ** 2, axis=2) for k, x in iterates.items()}
-    good, bad = (mean_ci(to_star[k][-1]) for k in iterates)
-    tilde_gap = mean_ci(to_tilde["unreweighted (authors')"][-1])[0]
-    close = abs(bad[0] - bias) <= BIAS_TOLERANCE * bias
+    good, bad = (verdicts.sample_mean(to_star[k][-1]) for k in iterates)
+    # the two runs share their streams trajectory by trajectory: compare them as pairs
+    excess = verdicts.sample_mean(to_star["unreweighted (authors')"][-1] - to_star["reweighted (unbiased)"][-1])
+    tilde_gap = float(np.mean(to_tilde["unreweighted (authors')"][-1]))
     rows = [
         Claim.from_check(check, f"reweighted importance: {setting}", SOURCE),
-        Claim(claim="reweighted importance: E‖x_T − x*‖² below the bias ‖x̃* − x*‖²", source=SOURCE,
-              configuration=setting, empirical=good[0], ci_low=good[1], ci_high=good[2], bound=bias,
-              verdict="holds" if good[2] <= bias else ("violated" if good[1] > bias else "inconclusive"),
-              note="x̃* = argmin Σ p_i f_i, in closed form"),
-        Claim(claim="unreweighted importance converges to x*: E‖x_T − x*‖² ≤ the reweighted one's",
-              source=AUTHORS, configuration=setting, empirical=bad[0], ci_low=bad[1], ci_high=bad[2],
-              bound=good[2], verdict="holds" if bad[2] <= good[2] else (
-                  "violated" if bad[1] > good[2] else "inconclusive"),
-              should_hold=False, note="biased estimator: expected to fail"),
-        Claim(claim="unreweighted importance converges to x̃* ≠ x*: E‖x_T − x*‖² = ‖x̃* − x*‖²",
-              source="derived (bias of the unweighted estimator)", configuration=setting, empirical=bad[0],
-              ci_low=bad[1], ci_high=bad[2], bound=bias, verdict="holds" if close else "violated", kind="equal",
-              note=f"within {BIAS_TOLERANCE:.0%}; E‖x_T − x̃*‖² = {tilde_gap:.3g}"),
+        decided_claim("reweighted importance: E‖x_T − x*‖² below the bias ‖x̃* − x*‖²", SOURCE, setting,
+                      good.mean, good.stderr, bias, df=good.df, note="x̃* = argmin Σ p_i f_i, in closed form"),
+        decided_claim("unreweighted importance converges to x*: E‖x_T − x*‖² − the reweighted one's ≤ 0",
+                      AUTHORS, setting, excess.mean, excess.stderr, 0.0, df=excess.df, should_hold=False,
+                      note="biased estimator: expected to fail; paired over trajectories sharing streams"),
+        decided_claim("unreweighted importance converges to x̃* ≠ x*: E‖x_T − x*‖² = ‖x̃* − x*‖²",
+                      "derived (bias of the unweighted estimator)", setting, bad.mean, bad.stderr, bias,
+                      kind="equal", df=bad.df, floor=BIAS_TOLERANCE * bias,
+                      note=f"within {BIAS_TOLERANCE:.0%}; E‖x_T − x̃*‖² = {tilde_gap:.3g}"),
     ]
     return rows, (horizons, to_star, to_tilde, bias)
 
 
 def units(size):
-    """How many times ``run`` calls ``progress``: problems × λ, samplers, the authors' λ's, and
-    the importance-bias runs."""
-    return len(PROBLEMS) * len(LAMBDAS) + len(SAMPLER_BATCHES) + 2 + len(LAMBDAS) + 1
+    """How many times ``run`` calls ``progress``: problems × λ, samplers, the authors' λ's ×
+    their samplers, and the importance-bias runs."""
+    return (len(PROBLEMS) * len(LAMBDAS) + len(SAMPLER_BATCHES) + 2 + len(LAMBDAS) * len(AUTHORS_SAMPLERS)
+            + 1)
 
 
 def run(size="quick", outdir=".", seed=0, progress=None):
@@ -352,12 +389,12 @@ def _plateau_figure(outdir, curves, authors_points):
         err = np.array([[p[1].estimate - p[1].ci_low, p[1].ci_high - p[1].estimate] for p in points]).T
         line = ax.errorbar(lam, est, yerr=err, marker="o", capsize=2, label=f"{name}: measured")[0]
         ax.plot(lam, [p[2] for p in points], ls="--", color=line.get_color(), label=f"{name}: 2N/μ")
-    lam = np.array([p[0] for p in authors_points])
-    ax.plot(lam, [p[1].estimate for p in authors_points], "ks-", ms=4,
-            label=f"{INCONSISTENT}, authors' γ, ρ (filled: meets our conditions)", mfc="none")
-    meets = [p for p in authors_points if p[3]]
-    if meets:
-        ax.plot([p[0] for p in meets], [p[1].estimate for p in meets], "ks", ms=4)
+    for (label, points), marker in zip(authors_points.items(), "s^"):
+        ax.plot([p[0] for p in points], [p[1].estimate for p in points], f"k{marker}-", ms=4, mfc="none",
+                label=f"{INCONSISTENT}, authors' γ, ρ, {label} (filled: meets our conditions)")
+        meets = [p for p in points if p[3]]
+        if meets:
+            ax.plot([p[0] for p in meets], [p[1].estimate for p in meets], f"k{marker}", ms=4)
     ax.set(yscale="log", xlabel="λ", ylabel="plateau of E[f(x_t) − f*]", title="Neighbourhood vs λ")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return save_figure(fig, outdir / "unified_sam_plateau")
