@@ -93,3 +93,18 @@ def test_heavy_tail_makes_a_false_bound_inconclusive(steps, trajectories):
                           trajectories=trajectories)
     assert result.empirical < result.bound            # the sample never sees the mean's carriers
     assert result.verdict == "inconclusive" and "heavy tail" in result.note
+
+
+def test_one_deterministic_trajectory_is_decided_one_random_one_is_not():
+    """Full batch without coins: one trajectory is exact (standard error 0), so the verdict
+    is decided; with a random sampler one trajectory has no standard error: inconclusive."""
+    problem = problems.random_least_squares(64, 8, condition=4, seed=1)
+    theorem = theory.sgd_pl()
+    full = theorem.example(sampler=TauNice(64), steps=20)
+    exact = theory.check(theorem, **full, trajectories=1)
+    assert exact.verdict == "holds" and exact.ci_low == exact.empirical == exact.ci_high
+    assert exact.empirical > 1e6 * exact.floor
+    assert theory.check(theorem.scaled(0.5 * exact.empirical / exact.bound), **full,
+                        trajectories=1).verdict == "violated"
+    single = theory.check(theorem, **theorem.example(problem=problem), trajectories=1)
+    assert single.verdict == "inconclusive" and "standard error" in single.note

@@ -310,15 +310,26 @@ class Measurement:
     inconclusive: str = ""
 
 
-def _mean_measurement(samples, diverged, level):
+def deterministic(problem, rule, sampler):
+    """True when every trajectory of the configuration is the same: full batch and no coin
+    (the perturbation probability the constant 0 or 1). One trajectory is then exact."""
+    coin_free = getattr(rule.perturb_prob, "value", None) in (0.0, 1.0)
+    return coin_free and full_batch().failure(problem, rule, sampler) is None
+
+
+def _mean_measurement(samples, diverged, level, exact=False):
     """The mean of the finite entries with its (1 − 2·level) Student-t interval, the count of
-    diverged trajectories, and the heavy-tail diagnostic (``verdicts.heavy_tail``)."""
+    diverged trajectories, and the heavy-tail diagnostic (``verdicts.heavy_tail``). ``exact``:
+    the configuration is ``deterministic``, so the value has no sampling error at all."""
     samples = np.asarray(samples, dtype=float)
     n_div = int(np.count_nonzero(diverged))
     if n_div:
         return Measurement(math.inf, math.inf, math.inf, samples.size - n_div, n_div,
                            f"{n_div} of {samples.size} trajectories diverged: the expectation is infinite",
                            stderr=math.inf)
+    if exact:
+        value = float(samples.mean())
+        return Measurement(value, value, value, samples.size, 0, "deterministic configuration", stderr=0.0)
     estimate = verdicts.sample_mean(samples)
     low, high = estimate.interval(level)
     note = "one trajectory: no interval" if samples.size == 1 else ""
@@ -399,7 +410,8 @@ class FinalMetric(Quantity):
     def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
         out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
                        record_every=steps)
-        return _mean_measurement(out.metrics[self.metric][:, -1], out.diverged, (1 - confidence) / 2)
+        return _mean_measurement(out.metrics[self.metric][:, -1], out.diverged, (1 - confidence) / 2,
+                                 deterministic(problem, rule, sampler))
 
 
 @dataclass(frozen=True)
@@ -428,14 +440,15 @@ class AverageGradNormSq(Quantity):
             out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
                            record_every=steps, track_iterates=True)
             return _mean_measurement(out.metrics["avg_grad_norm_sq"][:, -1], out.diverged,
-                                     (1 - confidence) / 2)
+                                     (1 - confidence) / 2, deterministic(problem, rule, sampler))
         out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
                        record_every=1)
         # w_t ∝ q^{−t}, normalised in logs so a large q^T does not overflow
         log_w = -np.arange(steps) * math.log(q)
         w = np.exp(log_w - log_w.max())
         per_trajectory = out.metrics["grad_norm_sq"][:, :steps] @ (w / w.sum())
-        return _mean_measurement(per_trajectory, out.diverged, (1 - confidence) / 2)
+        return _mean_measurement(per_trajectory, out.diverged, (1 - confidence) / 2,
+                                 deterministic(problem, rule, sampler))
 
 
 # -- theorems -----------------------------------------------------------------------
