@@ -233,3 +233,14 @@ def test_certified_threshold_overshoots_by_at_most_two_over_T(steps):
     result = check(theory.gd_threshold(), Quadratic([10.0, 3.0, 1.0]), st.SGD(0.1), steps)
     assert result.verdict == "holds", str(result)
     assert 0.2 <= result.empirical <= 0.2 * (1 + 2 / steps)
+
+
+def test_refusal_names_the_steps_condition_and_largest_skips_it():
+    """The T condition is refused by its meaning, and ``largest`` still solves the others."""
+    problem = Quadratic([10.0, 1.0])
+    with pytest.raises(theory.ConditionError, match="'enough steps: the transient along v₁ has decayed"):
+        theory.check(theory.sam_cycle(), problem=problem, rule=st.SAM(0.1999, 0.05), sampler=st.TauNice(2),
+                     steps=1500, trajectories=1)
+    assert theory.sam_cycle().largest("gamma", problem, st.SAM(0.1, 0.05), st.TauNice(2), 1500) == 0.2
+    # |0.999|^T (√dist0 + c) ≤ 1e-7 c with c = 99.95, √dist0 = √2: T = 16125, exported
+    assert theory.steps_needed(theory.sam_cycle(), problem, st.SAM(0.1999, 0.05)) == 16125

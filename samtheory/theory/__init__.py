@@ -18,7 +18,7 @@ from .unified_sam import unified_sam_pl, unified_sam_pl_decreasing, unified_sam_
 from .adasam import adasam_rate, adasam_rate_published
 from .rst import rst_bound, rst_bound_published
 from .stability import (gd_threshold, usam_threshold, sam_threshold, stable_sam_threshold, sam_cycle,
-                        sam_edge, msam_cycle)
+                        sam_edge, msam_cycle, steps_needed)
 
 _FACTORIES = (sgd_pl, sgd_nonconvex, unified_sam_pl, unified_sam_pl_decreasing, unified_sam_nonconvex,
               adasam_rate, adasam_rate_published, rst_bound, rst_bound_published, gd_threshold,
@@ -40,4 +40,4 @@ __all__ = ["ANY", "catalogue", "symbols", "check", "values", "Theorem", "Quantit
            "VERDICTS", "SYMBOLS", "batch_smoothness", "gradient_bounds", "rule_is", "sampler_is",
            "full_batch", "tuned", "SamplingConstants", "sampling_constants", "component_lower_bounds",
            "components_convex", "enumerate_sampling", "exact_second_moment", "exact_moments",
-           "check_inequalities"] + [f.__name__ for f in _FACTORIES]
+           "check_inequalities", "steps_needed"] + [f.__name__ for f in _FACTORIES]

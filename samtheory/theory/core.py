@@ -464,11 +464,13 @@ class ConditionReport:
     lhs: float
     rhs: float
     step: int = None          # first failing step of a recursive bound
+    label: str = ""           # what the condition means, e.g. "enough steps for the transient"
 
     def __str__(self):
         where = f" at step k = {self.step}" if self.step is not None else ""
         verdict = "holds" if self.holds else "FAILS"
-        return f"{_relation_text(self.relation)}: {self.lhs:.6g} vs {self.rhs:.6g} {verdict}{where}"
+        name = f"'{self.label}' " if self.label else ""
+        return f"{name}{_relation_text(self.relation)}: {self.lhs:.6g} vs {self.rhs:.6g} {verdict}{where}"
 
 
 @dataclass(frozen=True)
@@ -495,6 +497,8 @@ class Theorem:
         from the value of the symbol named ``start`` (default δ_0 = f(x_0) − f*).
     factor : float
         The bound used is ``factor`` × the bound above (``scaled``; 1 for a real theorem).
+    condition_labels : dict
+        relation → what it means, shown when it fails (e.g. "enough steps for the transient").
     example : callable (problem=None, sampler=None, steps=None) -> dict(problem=, rule=, sampler=, steps=)
         A reference configuration meeting the conditions; given a problem, sampler or
         number of steps, the rule is tuned to those instead.
@@ -511,12 +515,17 @@ class Theorem:
     recursive: bool = False
     start: str = "delta0"
     factor: float = 1.0
+    condition_labels: dict = field(default_factory=dict, repr=False, compare=False)
     example: Callable = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         _validate.choice("kind", self.kind, ("upper", "equal"))
         object.__setattr__(self, "bound", sp.sympify(self.bound))
         object.__setattr__(self, "conditions", tuple(sp.sympify(c) for c in self.conditions))
+        labels = {sp.sympify(relation): str(text) for relation, text in self.condition_labels.items()}
+        if set(labels) - set(self.conditions):
+            raise ValueError(f"theorem {self.name!r}: condition_labels name relations that are not conditions")
+        object.__setattr__(self, "condition_labels", labels)
         unknown = {s.name for s in self.free_symbols()} - set(_SYMBOL_OBJECTS)
         if unknown:
             raise ValueError(f"theorem {self.name!r} uses unknown symbols {sorted(unknown)}; "
@@ -580,10 +589,11 @@ class Theorem:
                 bad = np.flatnonzero(~ok)
                 at = int(bad[0]) if bad.size else 0
                 reports.append(ConditionReport(relation, not bad.size, float(lhs[at]), float(rhs[at]),
-                                               at if bad.size else None))
+                                               at if bad.size else None, self.condition_labels.get(relation, "")))
             else:
                 lhs, rhs = float(_subs(lhs_expr, numbers)), float(_subs(rhs_expr, numbers))
-                reports.append(ConditionReport(relation, bool(_compare(relation, lhs, rhs)), lhs, rhs))
+                reports.append(ConditionReport(relation, bool(_compare(relation, lhs, rhs)), lhs, rhs,
+                                               label=self.condition_labels.get(relation, "")))
         return reports
 
     def _per_step(self, expr, numbers, schedules):
@@ -606,7 +616,9 @@ class Theorem:
 
     def largest(self, name, problem, rule, sampler, steps):
         """sup of the admissible values of symbol ``name`` (e.g. "gamma" or "rho") with every
-        other symbol at its value on this configuration: the conditions solved for it."""
+        other symbol at its value on this configuration: the conditions solved for it.
+        Conditions SymPy cannot solve for it in closed form (the cycles' conditions on T,
+        transcendental in γ) are left out of the supremum; ``check`` still enforces them."""
         if name not in _SYMBOL_OBJECTS:
             raise ValueError(f"name must be one of {sorted(_SYMBOL_OBJECTS)}, got {name!r}")
         x = _SYMBOL_OBJECTS[name]
@@ -619,7 +631,13 @@ class Theorem:
                 if relation == sp.false:
                     return 0.0
                 continue
-            admissible = admissible.intersect(sp.solveset(relation, x, domain=sp.S.Reals))
+            try:
+                solved = sp.solveset(relation, x, domain=sp.S.Reals)
+            except NotImplementedError:
+                continue
+            if isinstance(solved, sp.ConditionSet):
+                continue
+            admissible = admissible.intersect(solved)
         if admissible.is_empty:
             return 0.0
         return float(admissible.sup)

@@ -44,6 +44,7 @@ OVERSHOOT = 2 / T            # certified relative overshoot of a measured thresh
 RESOLUTION = 2 * OVERSHOOT   # relative tolerance of a measured threshold: 4/T
 CYCLE_TOLERANCE = 1e-6       # relative tolerance of a cycle amplitude and of the SAM edge
 MARGIN = 10                  # conditions on T and the settling checks aim at CYCLE_TOLERANCE/MARGIN
+TRANSIENT = "enough steps: the transient along v₁ has decayed (condition on T)"
 
 
 # -- the top eigenspace ---------------------------------------------------------------------
@@ -458,7 +459,7 @@ def sam_cycle():
                    bound=SAM_AMPLITUDE,
                    conditions=(gamma * lambda_max < 2, sp.Eq(lam, 1), rho > 0, sam_transient()),
                    requirements=(FULL, QUADRATIC, SIMPLE_TOP, ALONG_TOP, GRADIENT_ASCENT), kind="equal",
-                   tolerance=CYCLE_TOLERANCE,
+                   tolerance=CYCLE_TOLERANCE, condition_labels={sam_transient(): TRANSIENT},
                    example=_fixed_example(Quadratic([10.0, 1.0]), SAM(lr=0.15, rho=0.05), 1500))
 
 
@@ -474,7 +475,7 @@ def sam_edge():
                    statement=sam_edge.__doc__, quantity=SamEdge(), bound=2,
                    conditions=(gamma * lambda_max < 2, sp.Eq(lam, 1), rho > 0, sam_transient()),
                    requirements=(FULL, QUADRATIC, ALONG_TOP, GRADIENT_ASCENT), kind="equal",
-                   tolerance=CYCLE_TOLERANCE,
+                   tolerance=CYCLE_TOLERANCE, condition_labels={sam_transient(): TRANSIENT},
                    example=_fixed_example(Quadratic([10.0, 1.0]), SAM(lr=0.1, rho=0.05), 1500))
 
 
@@ -495,5 +496,5 @@ def msam_cycle():
                                  rule_is("MSAM (momentum ascent, heavy-ball base, every "
                                          "step perturbs, not stabilised)",
                                          ascent="momentum", base="heavyball")),
-                   kind="equal", tolerance=CYCLE_TOLERANCE,
+                   kind="equal", tolerance=CYCLE_TOLERANCE, condition_labels={msam_transient(): TRANSIENT},
                    example=_fixed_example(Quadratic([1.0]), MSAM(lr=0.1, rho=0.05, momentum=0.9), 1500))
