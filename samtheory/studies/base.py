@@ -119,7 +119,8 @@ def decided_claim(claim, source, configuration, value, stderr, bound, *, kind="u
         low, high = value - quantile * stderr, value + quantile * stderr
     else:
         low, high = -math.inf, math.inf
-    words = "; ".join(text for text in (note, decision.note, f"tolerance {floor:g}" if floor else "") if text)
+    tolerance = f"tolerance {floor:g}" if floor and kind == "equal" else ""
+    words = "; ".join(text for text in (note, decision.note, tolerance) if text)
     return Claim(claim=claim, source=source, configuration=configuration, empirical=value, ci_low=low,
                  ci_high=high, bound=bound, verdict=decision.verdict, kind=kind, should_hold=should_hold,
                  note=words, p_value=decision.p_value, level=level)
