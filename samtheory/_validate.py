@@ -31,8 +31,10 @@ def interval(low, high, low_open=False, high_open=False):
 
 
 def finite_array(name, value, ndim=None, shape=None):
-    """Return ``value`` as a float64 array, requiring finite entries and the given shape."""
+    """Return ``value`` as a float64 array, requiring real, finite entries and the given shape."""
     try:
+        if np.iscomplexobj(value):   # NumPy would drop the imaginary part with only a warning
+            raise TypeError(f"got complex values of dtype {np.asarray(value).dtype}")
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be an array of real numbers ({exc})") from None

@@ -1,11 +1,14 @@
 """The ``samtheory`` command.
 
-    samtheory run [--rule SAM] [--lr 0.1] [--rho 0.05] [--problem least-squares]
-                  [--sampler with-replacement] [--batch 8] [--steps 2000]
-                  [--trajectories 1024] [--seed 0] [--save out.npz]
+    samtheory run [--rule SAM] [--lr 0.1] [--rho 0.05] [--lam L] [--perturb-prob P]
+                  [--alpha A] [--problem least-squares] [--sampler with-replacement]
+                  [--batch 8] [--steps 2000] [--trajectories 1024] [--seed 0]
+                  [--backend numba] [--save out.npz]
 
 simulates one configuration and prints a short summary (loss gap and squared
-gradient norm at the first and last record, divergences, throughput).
+gradient norm at the first and last record, divergences, throughput); every rule and
+sampler of ``samtheory list`` can be chosen (``samtheory run --help``). Exit status 1
+when every trajectory diverged.
 
     samtheory verify [--full] [--only NAME]... [--out DIR] [--seed S]
 
@@ -13,67 +16,183 @@ runs the convergence studies (``samtheory.studies``; all of them, or those named
 ``--only``) at quick size (``--full``: publication size) with a progress bar on stderr,
 prints the verdict table on stdout and writes ``DIR/report.md`` with the figures
 (default ``samtheory-report/``). Exit status: 0 when every claim that should hold does
-not fail, 1 when one is violated or a study fails to run, 2 for usage errors.
+not fail, 1 when one is violated or a study fails to run, 2 for usage errors (checked
+before any work: an ``--out`` that cannot be written, a ``--seed`` out of range).
 
     samtheory list
 
 shows the problems, samplers, rules, theorems (with their sources) and studies.
 """
 import argparse
+import contextlib
+import inspect
 import os
 import shlex
 import sys
+import tempfile
 import time
 
-from . import problems, rules, sampling, theory
-from .engine.simulate import simulate
+from . import __version__, problems, rules, sampling, theory
+from .engine.simulate import BACKENDS, simulate
 from .studies import STUDIES, load
+from .studies.base import run_seed
 
 PROBLEMS = {
     "least-squares": lambda seed: problems.random_least_squares(256, 64, condition=10, seed=seed),
     "sine": lambda seed: problems.random_sine_least_squares(256, 16, seed=seed),
     "logistic": lambda seed: problems.random_logistic(256, 16, seed=seed),
 }
+
+
+class UsageParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows every default; options whose default is None say theirs in words."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def _independent(b, n):
+    if not 1 <= b <= n:
+        raise ValueError(f"--batch must lie in [1, n] = [1, {n}] for the independent sampler "
+                         f"(each sample is drawn with probability batch/n), got {b}")
+    return sampling.Independent(b / n)
+
+
+# name -> sampler from (--batch b, the problem's n)
 SAMPLERS = {
-    "with-replacement": lambda b: sampling.WithReplacement(b),
-    "importance": lambda b: sampling.Importance(b),
-    "tau-nice": lambda b: sampling.TauNice(b),
-    "stratified": lambda b: sampling.Stratified(b),
+    "with-replacement": lambda b, n: sampling.WithReplacement(b),
+    "importance": lambda b, n: sampling.Importance(b),
+    "tau-nice": lambda b, n: sampling.TauNice(b),
+    "stratified": lambda b, n: sampling.Stratified(b),
+    "independent": _independent,
 }
-RULES = ("SGD", "HeavyBall", "SAM", "USAM", "AdaSAM", "AMSGrad", "Adam", "StableSAM", "MSAM")
-NO_RADIUS = ("SGD", "HeavyBall", "AMSGrad", "Adam")
+RULES = tuple(rules.PRESETS)
+# Parameters of the presets that `run` sets, with their options; a preset takes those its
+# signature names (a required one must be given, except the radius: DEFAULT_RHO).
+RULE_OPTIONS = {"rho": "--rho", "lam": "--lam", "schedule": "--perturb-prob", "alpha": "--alpha"}
+DEFAULT_RHO = 0.05
+# `verify` derives each run's seed as studies.base.run_seed(seed, index), index < stride,
+# and every one must be a valid simulate seed (< 2**64).
+SEED_STRIDE = run_seed(1, 0) - run_seed(0, 0)
+VERIFY_SEED_MAX = (2 ** 64 - SEED_STRIDE) // SEED_STRIDE
 
 
-def _rule(name, lr, rho):
-    if name in NO_RADIUS:
-        if rho is not None:
-            raise ValueError(f"--rho applies only to perturbing rules; {name} has no radius")
-        return rules.PRESETS[name](lr)
-    return rules.PRESETS[name](lr, 0.05 if rho is None else rho)
+def _rule(args):
+    """The preset ``args.rule`` with ``--lr`` and the options of ``RULE_OPTIONS`` it takes."""
+    preset = rules.PRESETS[args.rule]
+    takes = inspect.signature(preset).parameters
+    values = {}
+    for name, option in RULE_OPTIONS.items():
+        value = getattr(args, option[2:].replace("-", "_"))
+        if name not in takes:
+            if value is not None:
+                users = [rule for rule, other in rules.PRESETS.items()
+                         if name in inspect.signature(other).parameters]
+                raise ValueError(f"{option} applies only to {', '.join(users)}; {args.rule} does "
+                                 "not take it")
+        elif value is not None:
+            values[name] = value
+        elif name == "rho":
+            values[name] = DEFAULT_RHO
+        elif takes[name].default is inspect.Parameter.empty:
+            raise ValueError(f"{args.rule} needs {option}")
+    return preset(args.lr, **values)
+
+
+def _integer_in(low, high):
+    """An argparse type: an integer in [low, high]."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {text!r}")
+        return value
+    return parse
+
+
+def _writable_folder(text):
+    """An argparse type: a folder that exists and can be written, or can be created."""
+    if not text:
+        raise argparse.ArgumentTypeError("must name a folder, got an empty path")
+    path = os.path.abspath(text)
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise argparse.ArgumentTypeError(
+            f"{existing} is a file, not a folder" if existing == path else
+            f"cannot create {text}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot write in {existing} ({exc.strerror or exc})") from None
+    return text
+
+
+def _writable_file(text):
+    """An argparse type: where ``Trajectories.save`` can write (``.npz`` added when missing)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must name a file, got an empty path")
+    path = text if text.endswith(".npz") else text + ".npz"
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path} is a folder")
+    _writable_folder(folder)
+    return text
 
 
 def _run_parser(sub):
-    run = sub.add_parser("run", help="simulate one configuration and print a summary")
-    run.add_argument("--rule", choices=RULES, default="SAM")
-    run.add_argument("--lr", type=float, default=0.1)
-    run.add_argument("--rho", type=float, default=None, help="radius (default 0.05)")
-    run.add_argument("--problem", choices=sorted(PROBLEMS), default="least-squares")
-    run.add_argument("--problem-seed", type=int, default=0)
-    run.add_argument("--sampler", choices=sorted(SAMPLERS), default="with-replacement")
-    run.add_argument("--batch", type=int, default=8)
-    run.add_argument("--steps", type=int, default=2000)
-    run.add_argument("--trajectories", type=int, default=1024)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--record-every", type=int, default=None)
-    run.add_argument("--save", metavar="PATH", help="write the trajectories (.npz)")
+    run = sub.add_parser("run", help="simulate one configuration and print a summary",
+                         formatter_class=DefaultsHelp)
+    run.add_argument("--rule", choices=RULES, default="SAM", help="update rule (samtheory list)")
+    run.add_argument("--lr", type=float, default=0.1, help="step size γ")
+    run.add_argument("--rho", type=float, default=None,
+                     help=f"radius ρ of the perturbing rules (default: {DEFAULT_RHO})")
+    run.add_argument("--lam", type=float, default=None,
+                     help="λ in [0, 1] of the rules that take it (UnifiedSAM needs it; default: "
+                          "the rule's)")
+    run.add_argument("--perturb-prob", type=float, default=None,
+                     help="probability p of a SAM step (RST and GRST need it)")
+    run.add_argument("--alpha", type=float, default=None, help="G-RST's α (GRST needs it)")
+    run.add_argument("--problem", choices=sorted(PROBLEMS), default="least-squares",
+                     help="problem (samtheory list)")
+    run.add_argument("--problem-seed", type=_integer_in(0, 2 ** 64 - 1), default=0,
+                     help="seed of the problem's random data")
+    run.add_argument("--sampler", choices=sorted(SAMPLERS), default="with-replacement",
+                     help="minibatch sampler (independent: each sample with probability batch/n)")
+    run.add_argument("--batch", type=int, default=8, help="minibatch size b (stratified: blocks)")
+    run.add_argument("--steps", type=int, default=2000, help="iterations T per trajectory")
+    run.add_argument("--trajectories", type=int, default=1024, help="independent trajectories")
+    run.add_argument("--seed", type=_integer_in(0, 2 ** 64 - 1), default=0,
+                     help="seed of the random streams")
+    run.add_argument("--record-every", type=int, default=None,
+                     help="record every k steps (default: max(1, steps // 100))")
+    run.add_argument("--backend", choices=BACKENDS, default="numba", help="simulation backend")
+    run.add_argument("--save", metavar="PATH", type=_writable_file, default=None,
+                     help="write the trajectories to PATH (.npz added when missing)")
 
 
 def add_verify_options(parser, default_out="samtheory-report"):
-    """The options of ``samtheory verify`` (shared with ``experiments/`` and ``paper_figs/``)."""
+    """The options of ``samtheory verify`` (shared with ``experiments/`` and ``paper_figs/``),
+    checked at parse time: ``--out`` must be a folder that can be written (or created),
+    ``--seed`` an integer in [0, ``VERIFY_SEED_MAX``]."""
     parser.add_argument("--full", action="store_true", help="publication size (slow) instead of quick")
-    parser.add_argument("--out", metavar="DIR", default=default_out,
+    parser.add_argument("--out", metavar="DIR", default=default_out, type=_writable_folder,
                         help=f"folder for report.md and the figures (default {default_out})")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every study (default 0)")
+    parser.add_argument("--seed", type=_integer_in(0, VERIFY_SEED_MAX), default=0,
+                        help=f"seed of every study, in [0, {VERIFY_SEED_MAX}] (default 0)")
 
 
 def _verify_parser(sub):
@@ -84,7 +203,20 @@ def _verify_parser(sub):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="samtheory", description="SAM-family theory-verification simulator")
+    """The ``samtheory`` command; returns the exit status. When stdout is closed early
+    (``samtheory run | head``) it stops quietly with status 1."""
+    try:
+        return _dispatch(argv)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush is silent
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _dispatch(argv):
+    parser = UsageParser(prog="samtheory", description="SAM-family theory-verification simulator")
+    parser.add_argument("--version", action="version", version=f"samtheory {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     _verify_parser(sub)
@@ -120,7 +252,7 @@ def verify_command(names, args, words, stdout=None):
 def study_script(name, argv=None):
     """``main`` of ``experiments/study_<name>.py``: run one study alone with the verify
     options (--full, --out, --seed); returns the exit status."""
-    parser = argparse.ArgumentParser(description=f"{load(name).TITLE} (samtheory study {name!r})")
+    parser = UsageParser(description=f"{load(name).TITLE} (samtheory study {name!r})")
     add_verify_options(parser, default_out=f"samtheory-report-{name}")
     words = ["python", *sys.argv] if argv is None else ["python", f"experiments/study_{name}.py", *argv]
     return verify_command([name], parser.parse_args(sys.argv[1:] if argv is None else argv), words)
@@ -137,10 +269,9 @@ def listing():
     lines += [f"  {name:<26} {_first_line(getattr(problems, name))}" for name in problems.__all__
               if name[0].islower() and name != "sine_pl_ratio"]
     lines += ["", "Samplers (samtheory.sampling; `samtheory run --sampler`):"]
-    lines += [f"  {name:<26} {type(SAMPLERS[name](8)).__name__}: {_first_line(type(SAMPLERS[name](8)))}"
-              for name in sorted(SAMPLERS)]
-    lines += ["  Independent(p)             " + _first_line(sampling.Independent)]
-    lines += ["", "Rules (samtheory.rules presets):"]
+    samplers = {name: type(SAMPLERS[name](8, 256)) for name in sorted(SAMPLERS)}
+    lines += [f"  {name:<26} {cls.__name__}: {_first_line(cls)}" for name, cls in samplers.items()]
+    lines += ["", "Rules (samtheory.rules presets; `samtheory run --rule`):"]
     lines += [f"  {name:<26} {_first_line(preset)}" for name, preset in rules.PRESETS.items()]
     lines += ["", "Theorems (samtheory.theory.catalogue()):"]
     lines += [f"  {theorem.name}  [{theorem.source}]" for theorem in theory.catalogue()]
@@ -156,25 +287,28 @@ def listing():
 
 def _run_command(parser, args):
     try:
-        if args.save and not os.path.isdir(os.path.dirname(os.path.abspath(args.save))):
-            raise ValueError(f"--save: the folder of {args.save!r} does not exist")
         problem = PROBLEMS[args.problem](args.problem_seed)
-        rule = _rule(args.rule, args.lr, args.rho)
-        sampler = SAMPLERS[args.sampler](args.batch)
+        rule = _rule(args)
+        sampler = SAMPLERS[args.sampler](args.batch, problem.n)
         start = time.perf_counter()
         out = simulate(problem, rule, sampler, steps=args.steps, trajectories=args.trajectories,
-                       seed=args.seed, record_every=args.record_every)
+                       seed=args.seed, record_every=args.record_every, backend=args.backend)
         seconds = time.perf_counter() - start
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:   # RuntimeError: backend cupy without CuPy or GPU
         parser.exit(2, f"samtheory: error: {exc}\n")
     print(out.report("loss_gap"))
-    grad = out.summary("grad_norm_sq")
-    print(f"  grad_norm_sq at t={out.steps[-1]}: mean {grad['mean'][-1]:.6g} ± {grad['stderr'][-1]:.2g}")
-    print(f"  {args.trajectories * args.steps / seconds:.3g} trajectory-steps/s "
-          f"({seconds:.2f} s, compilation included on a first run)")
+    if not out.diverged.all():
+        grad = out.summary("grad_norm_sq")
+        print(f"  grad_norm_sq at t={out.steps[-1]}: mean {grad['mean'][-1]:.6g} ± "
+              f"{grad['stderr'][-1]:.2g}")
+        print(f"  {args.trajectories * args.steps / seconds:.3g} trajectory-steps/s "
+              f"({seconds:.2f} s, compilation included on a first run)")
     if args.save:
-        out.save(args.save)
-        print(f"  saved to {args.save}")
+        print(f"  saved to {out.save(args.save)}")
+    if out.diverged.all():
+        print(f"samtheory: every one of the {out.trajectories} trajectories diverged; try a "
+              "smaller --lr or --rho", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,13 +9,34 @@ and ``config``, a 0-d string holding JSON:
 {"format": 1, "samtheory_version", "problem" (class, name, constants, reg_strength),
 "rule" (every field of ``rules.Rule``), "sampler", "seed", "steps",
 "trajectories", "record_every", "track_iterates", "backend", "x0"}.
-``Trajectories.load`` rebuilds the object from it.
+``Trajectories.load`` rebuilds the object from it, after checking the format version,
+every field above and every array's shape and type; anything else raises
+``TrajectoriesFileError`` naming the file and what is wrong.
 """
+import contextlib
 import json
+import os
+import secrets
+import stat
+import zipfile
+import zlib
 
 import numpy as np
 
 FORMAT_VERSION = 1
+# Fields of ``config`` that ``load`` requires, with their JSON types.
+CONFIG_FIELDS = {"samtheory_version": str, "problem": dict, "rule": dict, "sampler": dict,
+                 "seed": int, "steps": int, "trajectories": int, "record_every": int,
+                 "track_iterates": bool, "backend": str, "x0": str}
+# Nested fields the reports read: config[group][field].
+CONFIG_NAMES = (("problem", "name"), ("rule", "name"), ("sampler", "sampler"))
+SCHEDULES = ("lr", "rho", "lam", "perturb_prob")
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a zip archive (.npz) with members, or empty
+
+
+class TrajectoriesFileError(ValueError):
+    """A file ``Trajectories.load`` cannot read: corrupt, not a trajectories file, or one
+    whose fields or array shapes disagree; the message names the file and the fault."""
 
 
 class Trajectories:
@@ -85,13 +106,20 @@ class Trajectories:
         return out
 
     def report(self, metric="loss_gap"):
-        """A short text summary: first and last recorded values and divergences."""
+        """A short text summary: first and last recorded values (over the trajectories
+        that did not diverge) and divergences."""
         s = self.summary(metric)
         cfg = self.config
         lines = [f"{cfg['rule']['name']} on {cfg['problem']['name']} with {cfg['sampler']['sampler']}: "
                  f"{self.trajectories} trajectories x {cfg['steps']} steps (seed {cfg['seed']}, "
                  f"backend {cfg['backend']})",
                  f"  diverged: {s['n_diverged']} of {self.trajectories}"]
+        if s["n_diverged"]:
+            at = self.diverged_at[self.diverged]
+            lines[-1] += f" (at steps {at.min()} to {at.max()})"
+            if s["n_valid"] == 0:
+                return "\n".join(lines + [f"  every trajectory diverged: no {metric} statistics"])
+            lines.append(f"  statistics over the {s['n_valid']} trajectories that did not diverge")
         for k in (0, -1):
             lines.append(f"  {metric} at t={self.steps[k]}: mean {s['mean'][k]:.6g} ± {s['stderr'][k]:.2g} "
                          f"(median {s['q0.5'][k]:.6g})")
@@ -103,27 +131,161 @@ class Trajectories:
 
     # -- persistence -----------------------------------------------------
     def save(self, path):
-        """Write the documented ``.npz`` format (see the module docstring); like
-        ``numpy.savez``, a ``.npz`` suffix is added when missing."""
+        """Write the documented ``.npz`` format (see the module docstring) atomically.
+
+        Like ``numpy.savez``, a ``.npz`` suffix is added when missing. The archive is
+        written to a hidden temporary file in the same folder, flushed to disk
+        (``os.fsync``) and renamed over ``path``, so an interrupted or killed save
+        leaves any previous file at ``path`` intact (a killed one may leave its
+        ``.<name>.*.tmp`` file behind).
+
+        Returns
+        -------
+        str
+            The path written.
+        """
         arrays = {"steps": self.steps, "final_x": self.final_x, "diverged_at": self.diverged_at,
                   "config": np.array(json.dumps({"format": FORMAT_VERSION, **self.config}))}
         arrays.update({f"metric/{k}": v for k, v in self.metrics.items()})
         arrays.update({f"schedule/{k}": v for k, v in self.schedules.items()})
         arrays.update({f"problem/{k}": v for k, v in self.problem_data.items()})
-        np.savez_compressed(path, **arrays)
+        path = os.fspath(path)
+        path = path if path.endswith(".npz") else path + ".npz"
+        folder, name = os.path.split(os.path.abspath(path))
+        temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        # a new file gets 0o666 less the umask, as numpy.savez would give it
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez_compressed(stream, **arrays)
+                stream.flush()
+                os.fsync(stream.fileno())
+            with contextlib.suppress(FileNotFoundError):   # overwriting keeps the file's mode
+                os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        with contextlib.suppress(OSError):   # make the rename itself durable where possible
+            directory = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        return path
 
     @classmethod
     def load(cls, path):
-        """Read a file written by ``save`` (the ``.npz`` suffix may be omitted, as in ``save``)."""
-        path = str(path)
-        if not path.endswith(".npz"):
+        """Read a file written by ``save``.
+
+        ``path`` is read as given when it exists; otherwise, when it does not end in
+        ``.npz``, ``path + ".npz"`` (the name ``save`` gives it).
+
+        Raises
+        ------
+        FileNotFoundError
+            When neither exists.
+        TrajectoriesFileError
+            (a ``ValueError``) when the file is not a readable ``.npz`` archive, or not
+            one of this format version, or a field of its configuration or an array is
+            missing, unexpected or of the wrong shape or type.
+        """
+        path = os.fspath(path)
+        if not os.path.exists(path) and not path.endswith(".npz") and os.path.exists(path + ".npz"):
             path += ".npz"
-        with np.load(path, allow_pickle=False) as data:
-            config = json.loads(str(data["config"]))
-            if config.pop("format", None) != FORMAT_VERSION:
-                raise ValueError(f"{path}: not a samtheory trajectories file of format {FORMAT_VERSION}")
-            metrics = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("metric/")}
-            schedules = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("schedule/")}
-            problem = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("problem/")}
-            return cls(data["steps"], metrics, data["final_x"], data["diverged_at"], schedules,
-                       config, problem)
+        if not os.path.exists(path):
+            also = "" if path.endswith(".npz") else f" (nor {path + '.npz'!r})"
+            raise FileNotFoundError(f"no trajectories file {path!r}{also}")
+        try:
+            with open(path, "rb") as stream:
+                magic = stream.read(4)
+            if magic not in ZIP_MAGIC:
+                raise TrajectoriesFileError(f"{path}: not a .npz archive (a trajectories file "
+                                            "is a zip archive written by Trajectories.save)")
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except TrajectoriesFileError:
+            raise
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+            raise TrajectoriesFileError(f"{path}: unreadable archive ({type(exc).__name__}: "
+                                        f"{exc})") from None
+        return cls(*_checked_arrays(path, arrays))
+
+
+def _checked_arrays(path, arrays):
+    """The arguments of ``Trajectories`` from a loaded archive, every field checked."""
+    def fail(what):
+        raise TrajectoriesFileError(f"{path}: {what}")
+
+    def take(key, ndim, kind, shape=None):
+        if key not in arrays:
+            fail(f"array {key!r} is missing")
+        value = arrays.pop(key)
+        if value.ndim != ndim or (shape is not None and value.shape != shape):
+            fail(f"array {key!r} has shape {value.shape}, expected "
+                 f"{shape if shape is not None else f'{ndim} dimensions'}")
+        if value.dtype.kind not in kind:
+            fail(f"array {key!r} has dtype {value.dtype}, expected "
+                 f"{'integers' if kind == 'iu' else 'floats'}")
+        return value
+
+    config = arrays.pop("config", None)
+    if config is None or config.ndim != 0 or config.dtype.kind != "U":
+        fail("no configuration (a 0-d string array 'config'): not a samtheory trajectories file")
+    try:
+        config = json.loads(str(config))
+    except json.JSONDecodeError as exc:
+        fail(f"the configuration is not valid JSON ({exc})")
+    if not isinstance(config, dict):
+        fail("the configuration is not a JSON object")
+    version = config.pop("format", None)
+    if version != FORMAT_VERSION:
+        fail(f"format {version!r}, but this version of samtheory reads trajectories files of "
+             f"format {FORMAT_VERSION}")
+    for field, kind in CONFIG_FIELDS.items():
+        if field not in config:
+            fail(f"configuration field {field!r} is missing")
+        value = config[field]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            fail(f"configuration field {field!r} must be a JSON {kind.__name__}, got {value!r}")
+    for field in ("steps", "trajectories", "record_every"):
+        if config[field] < 1:
+            fail(f"configuration field {field!r} must be >= 1, got {config[field]}")
+    for group, field in CONFIG_NAMES:
+        if field not in config[group]:
+            fail(f"configuration field {group}.{field} is missing")
+    from .engine.simulate import record_steps
+    steps, trajectories = config["steps"], config["trajectories"]
+    expected = record_steps(steps, config["record_every"])
+    recorded = take("steps", 1, "iu")
+    if not np.array_equal(recorded, expected):
+        fail(f"array 'steps' is not the record steps 0, {config['record_every']}, ... {steps} "
+             "of the configuration")
+    final_x = take("final_x", 2, "f")
+    if final_x.shape[0] != trajectories or final_x.shape[1] < 1:
+        fail(f"array 'final_x' has shape {final_x.shape}, expected ({trajectories}, d >= 1)")
+    d = final_x.shape[1]
+    diverged_at = take("diverged_at", 1, "iu", (trajectories,))
+    if diverged_at.size and not (-1 <= diverged_at.min() and diverged_at.max() <= steps):
+        fail(f"array 'diverged_at' must lie in [-1, {steps}]")
+    shape = (trajectories, expected.size)
+    names = ["loss_gap", "grad_norm_sq", "grad_evals", "dist_sq"]
+    if config["track_iterates"]:
+        names += ["avg_grad_norm_sq", "min_grad_norm_sq"]
+    metrics = {name: take(f"metric/{name}", 2, "iu" if name == "grad_evals" else "f", shape)
+               for name in names if name != "dist_sq" or f"metric/{name}" in arrays}
+    schedules = {name: take(f"schedule/{name}", 1, "f", (steps,)) for name in SCHEDULES}
+    problem = {}
+    if any(key.startswith("problem/") for key in arrays):
+        A = take("problem/A", 2, "f")
+        if A.shape[1] != d:
+            fail(f"array 'problem/A' has shape {A.shape}, expected (n, {d})")
+        n = A.shape[0]
+        problem = {"A": A, "y": take("problem/y", 1, "f", (n,)),
+                   "signs": take("problem/signs", 1, "f", (n,)),
+                   "reg_center": take("problem/reg_center", 1, "f", (d,)),
+                   "x0": take("problem/x0", 2, "f", (trajectories, d))}
+    if arrays:
+        fail(f"unexpected arrays {sorted(arrays)}")
+    return recorded, metrics, final_x, diverged_at, schedules, config, problem

@@ -171,22 +171,38 @@ def objective(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, exact_gap,
 def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exact_gap, f_ref,
         skind, uniform_p, batch, max_batch, uniforms, table, offsets, weights,
         lr, rho, lam, prob, ascent, indep_ascent, grst_mode, alpha, stable, cap,
-        base, beta1, beta2, eps, vhat_init, amsgrad, bias_correction,
-        x0, seed, record_steps, track,
-        out_gap, out_grad, out_dist, out_evals, out_avg, out_min, out_x, diverged_at):
-    """Run every trajectory; fill the outputs in place (see ``engine.simulate``)."""
-    trajectories, d = x0.shape
+        base, beta1, beta2, eps, amsgrad, bias_correction,
+        seed, record_steps, track, t_start, t_stop,
+        out_gap, out_grad, out_dist, out_evals, out_avg, out_min,
+        state_x, state_m, state_v, state_vh, state_evals, state_rec, state_sum, state_min,
+        diverged_at):
+    """Advance every live trajectory through loop iterations ``t_start .. t_stop − 1``.
+
+    Iteration t records x_t where ``record_steps`` asks (and feeds the running sums),
+    then, for t < steps, takes step t; iteration ``steps`` only records. Running the
+    iterations 0 .. steps in one call or in consecutive slices gives identical bits:
+    everything a trajectory carries from one iteration to the next is in the ``state_*``
+    arrays (iterate; momentum, Adam's v and v̂, each (trajectories, 0) when the rule
+    has no such buffer; gradient evaluations; next record index; running sum and
+    minimum of ‖∇f‖²), and the random draws of step t depend on t only
+    (``engine.rng``). ``diverged_at`` (−1 while alive) is read to skip the trajectories
+    that already diverged and set on divergence, when the remaining records are filled
+    with NaN. Fills the outputs in place (see ``engine.simulate``).
+    """
+    trajectories, d = state_x.shape
     steps = lr.shape[0]
     records = record_steps.shape[0]
     for r in prange(trajectories):
-        x = x0[r].copy()
+        if diverged_at[r] >= 0:
+            continue
+        x = state_x[r].copy()
         g = np.empty(d)
         h = np.empty(d)
         dirn = np.empty(d)
         xp = np.empty(d)
-        m = np.zeros(d)
-        v = np.zeros(d)
-        vh = np.full(d, vhat_init)
+        m = state_m[r].copy()
+        v = state_v[r].copy()
+        vh = state_vh[r].copy()
         tmp = np.empty(d)
         fg = np.empty(d)
         idx = np.empty(max_batch, dtype=np.int64)
@@ -196,12 +212,11 @@ def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exac
         key_descent = stream_key(seed, r, 0)
         key_ascent = stream_key(seed, r, 1)
         key_coin = stream_key(seed, r, 2)
-        evals = 0
-        rec = 0
-        run_sum = 0.0
-        run_min = np.inf
-        diverged_at[r] = -1
-        for t in range(steps + 1):
+        evals = state_evals[r]
+        rec = state_rec[r]
+        run_sum = state_sum[r]
+        run_min = state_min[r]
+        for t in range(t_start, t_stop):
             is_record = rec < records and record_steps[rec] == t
             if is_record or track:
                 gap = objective(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, exact_gap,
@@ -303,12 +318,22 @@ def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exac
             if not math.isfinite(total):
                 diverged_at[r] = t + 1
                 break
-        for q in range(rec, records):
-            out_gap[r, q] = np.nan
-            out_grad[r, q] = np.nan
-            out_dist[r, q] = np.nan
-            out_evals[r, q] = evals
-            out_avg[r, q] = np.nan
-            out_min[r, q] = np.nan
+        if diverged_at[r] >= 0:
+            for q in range(rec, records):
+                out_gap[r, q] = np.nan
+                out_grad[r, q] = np.nan
+                out_dist[r, q] = np.nan
+                out_evals[r, q] = evals
+                out_avg[r, q] = np.nan
+                out_min[r, q] = np.nan
         for j in range(d):
-            out_x[r, j] = x[j]
+            state_x[r, j] = x[j]
+        for j in range(m.shape[0]):
+            state_m[r, j] = m[j]
+        for j in range(v.shape[0]):
+            state_v[r, j] = v[j]
+            state_vh[r, j] = vh[j]
+        state_evals[r] = evals
+        state_rec[r] = rec
+        state_sum[r] = run_sum
+        state_min[r] = run_min

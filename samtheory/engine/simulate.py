@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 import logging
 import math
 import os
+import time
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from . import kernel, vectorised
 BACKENDS = ("numba", "reference", "array", "cupy", "auto")
 ARRAY_BACKENDS = ("array", "cupy")
 HOST_FRACTION = 0.8   # of the available host memory the outputs (and a NumPy chunk) may take
+SLICE_SECONDS = 0.25      # the Numba kernel runs in slices of about this long (``step_slices``)
+FIRST_SLICE_WORK = 4096   # trajectory-steps in the first slice
+SLICE_GROWTH = 8          # a slice is at most this many times longer than the one before
 log = logging.getLogger("samtheory")
 
 
@@ -50,19 +54,71 @@ def starting_points(problem, x0, trajectories):
     return np.ascontiguousarray(x0)
 
 
-def available_host_bytes():
-    """Memory the system can give without swapping (Linux ``MemAvailable``), or None."""
+# Where ``host_memory_limit`` reads: the system's memory, this process's address space, and
+# the cgroup (v2, then v1) memory limit and usage files of this container.
+MEMINFO = "/proc/meminfo"
+PROCESS_STATUS = "/proc/self/status"
+CGROUP_MEMORY_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                       ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                        "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def _read_int(path, key=None):
+    """The integer in ``path`` (with ``key``: on the line starting with it, in kB as in
+    /proc), or None when the file is missing or holds no number (cgroup v2's "max")."""
     try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
+        with open(path) as lines:
+            for line in lines:
+                if key is None:
+                    return int(line)
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def host_memory_limit():
+    """(bytes, source): the memory this process can still allocate, and where the figure
+    comes from; (None, reason) when nothing is known.
+
+    The least of: the system's ``MemAvailable`` (/proc/meminfo; else the available
+    pages from ``os.sysconf``); the container's cgroup limit less its usage
+    (``CGROUP_MEMORY_FILES``); the address-space limit ``RLIMIT_AS`` (``ulimit -v``)
+    less this process's address space (``VmSize`` in /proc/self/status).
+    """
+    found = []
+    available = _read_int(MEMINFO, "MemAvailable:")
+    if available is not None:
+        found.append((available, "MemAvailable in /proc/meminfo"))
+    else:
+        try:
+            found.append((os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"),
+                          "available pages (os.sysconf)"))
+        except (AttributeError, ValueError, OSError):
+            pass
+    for limit_path, usage_path in CGROUP_MEMORY_FILES:
+        limit, usage = _read_int(limit_path), _read_int(usage_path)
+        if limit is not None and usage is not None:
+            found.append((max(0, limit - usage), f"cgroup limit {limit_path} = {limit} bytes, "
+                                                 f"{usage} in use"))
+            break
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
+        import resource   # Unix only
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        soft = None if soft == resource.RLIM_INFINITY else soft
+    except (ImportError, OSError, ValueError):
+        soft = None
+    if soft is not None:
+        used = _read_int(PROCESS_STATUS, "VmSize:") or 0
+        found.append((max(0, soft - used), f"address-space limit RLIMIT_AS (ulimit -v) = {soft} "
+                                           f"bytes, {used} in use"))
+    return min(found) if found else (None, "unknown")
+
+
+def available_host_bytes():
+    """The memory this process can still allocate (``host_memory_limit``), or None."""
+    return host_memory_limit()[0]
 
 
 def choose_auto():
@@ -73,32 +129,59 @@ def choose_auto():
     return "numba", f"backend='auto' chose numba (no usable GPU: {description})"
 
 
+def record_count(steps, record_every):
+    """``record_steps(steps, record_every).size`` without building the array: ⌈T/k⌉ + 1."""
+    return -(-steps // record_every) + 1
+
+
 def memory_plan(problem, rule, sampler, *, steps, trajectories, record_every=None,
                 track_iterates=False, backend="array", chunk_size=None, device=None):
     """The memory a run needs, and the chunk the array backends would use.
 
-    Returns a dict of bytes (and counts): ``host_output_bytes`` (recorded
-    metrics, starting and final iterates, divergence steps: every backend
-    allocates these on the host), ``chunk_size`` and ``device_peak_bytes_estimate``
-    (one chunk's working memory plus the problem data on the device;
-    ``engine.vectorised.chunk_bytes_per_trajectory``), both None for numba and
-    reference, ``records``, and ``available_host_bytes`` (None if unknown).
+    Returns a dict of bytes (and counts):
+
+    - ``host_output_bytes``: recorded metrics, starting and final iterates,
+      divergence steps (every backend allocates these on the host);
+    - ``host_work_bytes``: the rest the host holds during the run: the four per-step
+      schedules (lr, rho, lam, perturb_prob: 4 × 8 bytes a step, plus 3 × 8 a step
+      while one is evaluated), the record steps, and the Numba kernel's state
+      (momentum and Adam buffers, counters, running sums) or the reference's random
+      draws (indices, weights and counts of two streams and the coins, drawn up front);
+    - ``host_bytes``: all the host needs, their sum plus, for ``array``, the NumPy chunk;
+    - ``chunk_size`` and ``device_peak_bytes_estimate`` (one chunk's working memory plus
+      the problem data on the device; ``engine.vectorised.chunk_bytes_per_trajectory``),
+      both None for numba and reference;
+    - ``records``, ``per_record_bytes`` (what one more record costs on the host),
+      ``schedule_bytes`` (the schedules' part of ``host_work_bytes``), and
+      ``available_host_bytes`` with ``available_host_source`` (``host_memory_limit``).
     """
     _validate.choice("backend", backend, ("numba", "reference") + ARRAY_BACKENDS)
     steps = _validate.positive_int("steps", steps)
     trajectories = _validate.positive_int("trajectories", trajectories)
     record_every = max(1, steps // 100) if record_every is None else _validate.positive_int(
         "record_every", record_every)
-    records = record_steps(steps, record_every).size
+    records = record_count(steps, record_every)
     metrics = len(vectorised.metric_names(problem, track_iterates))
     # (trajectories, records) arrays held at once: the Numba kernel fills six and converts
     # the evaluation counts to integers; the reference converts them too.
     arrays = {"numba": 7, "reference": metrics + 1}.get(backend, metrics)
-    plan = {"records": records, "host_output_bytes": 8 * trajectories * (
-        records * arrays + 2 * problem.d + 1), "chunk_size": None,
-        "device_peak_bytes_estimate": None, "available_host_bytes": available_host_bytes()}
+    per_record = 8 * trajectories * arrays + 16   # + the record step (built, then appended to)
+    schedules = 8 * steps * (4 + 3)
+    work = schedules + 16 * records
+    bound = sampler.bind(problem)
+    if backend == "numba":
+        has_m, has_v = kernel_buffers(rule)
+        work += 8 * trajectories * (problem.d * (has_m + 2 * has_v) + 4)
+    elif backend == "reference":
+        per_step = 2 * (16 * bound.max_batch + 8) + 8 + 40 * bound.uniforms_per_step
+        work += trajectories * steps * per_step
+    available, source = host_memory_limit()
+    plan = {"records": records, "per_record_bytes": per_record, "schedule_bytes": schedules,
+            "host_output_bytes": 8 * trajectories * (records * arrays + 2 * problem.d + 1),
+            "host_work_bytes": work, "chunk_size": None, "device_peak_bytes_estimate": None,
+            "available_host_bytes": available, "available_host_source": source}
+    plan["host_bytes"] = plan["host_output_bytes"] + work
     if backend in ARRAY_BACKENDS:
-        bound = sampler.bind(problem)
         device = device or (vectorised.NUMPY if backend == "array" else vectorised.cupy_device())
         per_trajectory = vectorised.chunk_bytes_per_trajectory(problem, rule, bound)
         if chunk_size is None:
@@ -106,25 +189,41 @@ def memory_plan(problem, rule, sampler, *, steps, trajectories, record_every=Non
         plan["chunk_size"] = chunk = min(chunk_size, trajectories)
         plan["device_peak_bytes_estimate"] = (chunk * per_trajectory
                                               + vectorised.problem_bytes(problem, bound))
+        if backend == "array":   # the NumPy "device" is host memory too
+            plan["host_bytes"] += plan["device_peak_bytes_estimate"]
     return plan
 
 
-def _check_host_memory(plan, backend, steps, trajectories):
-    """Refuse up front a run whose outputs cannot fit in the host's memory."""
-    need = plan["host_output_bytes"]
-    if backend == "array":   # the NumPy "device" is host memory too
-        need += plan["device_peak_bytes_estimate"]
-    available = plan["available_host_bytes"]
+def _check_host_memory(plan, steps, trajectories):
+    """Refuse up front a run that cannot fit in the host's memory, with the figures and,
+    where recording less often is enough, the smallest ``record_every`` that fits."""
+    need, available = plan["host_bytes"], plan["available_host_bytes"]
     if available is None or need <= HOST_FRACTION * available:
         return
-    per_record = need / plan["records"]   # a generous share: every byte counted per record
-    records = max(1, int(HOST_FRACTION * available // per_record) - 1)
-    raise ValueError(
-        f"the outputs of this run need {need / 2 ** 30:.3g} GiB ({need} bytes: {trajectories} "
-        f"trajectories x {plan['records']} records of every metric, plus the iterates) but the "
-        f"host has {available / 2 ** 30:.3g} GiB available; record less often (record_every >= "
-        f"{math.ceil(steps / records)}) or split the trajectories over several calls with "
-        "different seeds")
+    recorded = plan["per_record_bytes"] * plan["records"]
+    rest = need - recorded - plan["schedule_bytes"]
+    budget = int(HOST_FRACTION * available)
+    text = (f"this run needs {_size(need)} of host memory ({need} bytes: {_size(recorded)} for "
+            f"{trajectories} trajectories x {plan['records']} records, "
+            f"{_size(plan['schedule_bytes'])} for the per-step schedules of {steps} steps, "
+            f"{_size(rest)} for the iterates and the working state) but only {HOST_FRACTION:g} x "
+            f"{_size(available)} = {_size(budget)} may be used ({plan['available_host_source']}); ")
+    fits = (budget - (need - recorded)) // plan["per_record_bytes"]   # records that fit
+    if fits >= 2:   # t = 0 and t = T at least; ⌈T/k⌉ + 1 <= fits  <=>  k >= T / (fits − 1)
+        text += (f"record less often (record_every >= {math.ceil(steps / (fits - 1))}) or split "
+                 "the trajectories over several calls with different seeds")
+    else:
+        text += ("recording less often cannot make it fit: use fewer steps, or split the "
+                 "trajectories over several calls with different seeds")
+    raise ValueError(text)
+
+
+def _size(count):
+    """A byte count in the largest binary unit that keeps it >= 1 (at most TiB)."""
+    for power, unit in ((40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if count >= 2 ** power:
+            return f"{count / 2 ** power:.3g} {unit}"
+    return f"{count} bytes"
 
 
 def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_every=None, x0=None,
@@ -165,6 +264,17 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
     Returns
     -------
     results.Trajectories
+
+    Raises
+    ------
+    ValueError
+        Also when the run cannot fit in the host's memory (``memory_plan``; checked
+        before anything large is allocated, with the figures and, where recording
+        less often is enough, the ``record_every`` that fits).
+    KeyboardInterrupt
+        On Ctrl-C: the numba backend runs the kernel in slices of about
+        ``SLICE_SECONDS`` (``step_slices``; the results do not depend on them), so
+        an interrupt stops it within about a second.
     """
     _validate.instance("problem", problem, FiniteSum, "a problem (samtheory.problems.FiniteSum)")
     _validate.instance("rule", rule, Rule, "an update rule (e.g. samtheory.SAM(lr=0.1, rho=0.05))")
@@ -191,11 +301,11 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
     if backend == "cupy":
         device = vectorised.cupy_device()   # RuntimeError naming what is missing
     bound = sampler.bind(problem)
-    lr, rho, lam, prob = rule.arrays(steps)
     plan = memory_plan(problem, rule, sampler, steps=steps, trajectories=trajectories,
                        record_every=record_every, track_iterates=track_iterates, backend=backend,
                        chunk_size=chunk_size, device=device)
-    _check_host_memory(plan, backend, steps, trajectories)
+    _check_host_memory(plan, steps, trajectories)
+    lr, rho, lam, prob = rule.arrays(steps)
     starts = starting_points(problem, x0, trajectories)
     rec = record_steps(steps, record_every)
     config = {"samtheory_version": _package_version(), "problem": problem.describe(),
@@ -226,33 +336,72 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
     return Trajectories(rec, metrics, final_x, diverged_at, schedules, config, problem_data)
 
 
+def kernel_buffers(rule):
+    """(momentum, Adam's v and v̂): whether the rule's base optimiser keeps each buffer."""
+    return rule.base != "sgd", rule.base == "adam"
+
+
+def step_slices(steps, trajectories, seconds=SLICE_SECONDS, clock=time.perf_counter):
+    """Consecutive ranges [t0, t1) of the kernel's loop iterations 0 .. ``steps``.
+
+    The Numba kernel does not see Ctrl-C (SIGINT is handled when it returns), so
+    ``simulate`` runs it one slice at a time. The first slice is ``FIRST_SLICE_WORK``
+    trajectory-steps long (at least one step); each next one is resized from the time
+    the previous one took (measured with ``clock`` between two ``next`` calls) to take
+    about ``seconds``, growing at most ``SLICE_GROWTH``-fold at a time (the first slice
+    may include compilation). An interrupt is thus honoured within about ``seconds``;
+    the results do not depend on the slices.
+    """
+    total = steps + 1
+    length = max(1, FIRST_SLICE_WORK // trajectories)
+    t0 = 0
+    while t0 < total:
+        t1 = min(total, t0 + length)
+        start = clock()
+        yield t0, t1
+        elapsed = clock() - start
+        grown = SLICE_GROWTH * length
+        length = max(1, grown if elapsed <= 0 else min(grown, int(length * seconds / elapsed)))
+        t0 = t1
+
+
 def _run_numba(problem, rule, bound, schedules, starts, seed, rec, track):
     trajectories, d = starts.shape
     shape = (trajectories, rec.size)
     gap, grad, dist, evals, avg, mn = (np.empty(shape) for _ in range(6))
-    final_x = np.empty((trajectories, d))
-    diverged_at = np.empty(trajectories, dtype=np.int64)
+    has_m, has_v = kernel_buffers(rule)
+    final_x = starts.copy()
+    state = (final_x, np.zeros((trajectories, d if has_m else 0)),
+             np.zeros((trajectories, d if has_v else 0)),
+             np.full((trajectories, d if has_v else 0), float(rule.vhat_init)),
+             np.zeros(trajectories, dtype=np.int64), np.zeros(trajectories, dtype=np.int64),
+             np.zeros(trajectories), np.full(trajectories, np.inf))
+    diverged_at = np.full(trajectories, -1, dtype=np.int64)
     x_star = problem.x_star if problem.x_star is not None else np.zeros(d)
     def f64(array):   # C-contiguous, writable float64: Numba types read-only arrays apart
         array = np.ascontiguousarray(array, dtype=np.float64)
         return array if array.flags.writeable else array.copy()
 
     # Every argument is cast to one fixed type, so the kernel compiles exactly once.
-    kernel.run(int(problem.loss_kind), int(problem.reg_kind), f64(problem.A), f64(problem.y),
-               f64(problem.signs), float(problem.reg_strength), f64(problem.reg_center),
-               f64(problem.hessian), f64(problem.linear), float(problem.constant), f64(x_star),
-               problem.x_star is not None, bool(problem.exact_gap),
-               float(problem.gap_offset if problem.exact_gap else problem.loss_reference),
-               int(bound.kind), bool(bound.uniform_probabilities), int(bound.batch),
-               int(bound.max_batch), int(bound.uniforms_per_step), f64(bound.table),
-               np.ascontiguousarray(bound.offsets, dtype=np.int64), f64(bound.index_weights),
-               schedules["lr"], schedules["rho"], schedules["lam"], schedules["perturb_prob"],
-               _ASCENTS[rule.ascent], rule.ascent_batch == "independent", _GRST[rule.grst_mode],
-               float(rule.grst_alpha), bool(rule.stable), bool(rule.stable_cap), _BASES[rule.base],
-               float(rule.momentum), float(rule.beta2), float(rule.eps), float(rule.vhat_init),
-               bool(rule.amsgrad), bool(rule.bias_correction),
-               f64(starts), np.uint64(seed), np.ascontiguousarray(rec, dtype=np.int64), bool(track),
-               gap, grad, dist, evals, avg, mn, final_x, diverged_at)
+    fixed = (int(problem.loss_kind), int(problem.reg_kind), f64(problem.A), f64(problem.y),
+             f64(problem.signs), float(problem.reg_strength), f64(problem.reg_center),
+             f64(problem.hessian), f64(problem.linear), float(problem.constant), f64(x_star),
+             problem.x_star is not None, bool(problem.exact_gap),
+             float(problem.gap_offset if problem.exact_gap else problem.loss_reference),
+             int(bound.kind), bool(bound.uniform_probabilities), int(bound.batch),
+             int(bound.max_batch), int(bound.uniforms_per_step), f64(bound.table),
+             np.ascontiguousarray(bound.offsets, dtype=np.int64), f64(bound.index_weights),
+             schedules["lr"], schedules["rho"], schedules["lam"], schedules["perturb_prob"],
+             _ASCENTS[rule.ascent], rule.ascent_batch == "independent", _GRST[rule.grst_mode],
+             float(rule.grst_alpha), bool(rule.stable), bool(rule.stable_cap), _BASES[rule.base],
+             float(rule.momentum), float(rule.beta2), float(rule.eps),
+             bool(rule.amsgrad), bool(rule.bias_correction),
+             np.uint64(seed), np.ascontiguousarray(rec, dtype=np.int64), bool(track))
+    outputs = (gap, grad, dist, evals, avg, mn) + state + (diverged_at,)
+    for t0, t1 in step_slices(schedules["lr"].size, trajectories):
+        kernel.run(*fixed, t0, t1, *outputs)
+        if (diverged_at >= 0).all():
+            break   # every trajectory diverged: its records are already filled
     metrics = {"loss_gap": gap, "grad_norm_sq": grad, "grad_evals": evals.astype(np.int64)}
     if problem.x_star is not None:
         metrics["dist_sq"] = dist

@@ -99,6 +99,14 @@ class SpeedupFit(_Bootstrapped):
 
 
 
+def slope_text(alpha, digits=3):
+    """The log-log slope −α of a decay exponent ``alpha`` (an ``Estimate``) with its
+    interval, as text whose sign and interval agree: α = 0.497 [0.493, 0.501] gives
+    "−0.497 [−0.501, −0.493]" (Unicode minus signs; ``digits`` decimals)."""
+    number = lambda value: f"{value:.{digits}f}".replace("-", "−")
+    return f"{number(-alpha.estimate)} [{number(-alpha.ci_high)}, {number(-alpha.ci_low)}]"
+
+
 def _power_law(regressor, means, boots, confidence, n_boot, n_used, n_excluded, variable, parameter):
     log_n = np.log(regressor)
     if np.unique(log_n).size < 2:

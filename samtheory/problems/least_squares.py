@@ -6,6 +6,12 @@ Least squares f_i(x) = ½(a_iᵀx − y_i)², f = ½xᵀHx − bᵀx + c0 with H
   deficient (then f is PL but not strongly convex): f(x) − f* = ½ zᵀHz with z
   the component of x − x* in range(H), and ‖∇f‖² = zᵀH²z ≥ μ zᵀHz;
 - x* = the minimum-norm minimiser A⁺y, f* = f(x*).
+
+Conditioning: the loss gap ½(x − x*)ᵀH(x − x*) uses H = AᵀA/n formed in float64. Each
+entry of H is a sum of n rounded products, so its eigenvalues carry errors of order
+n·ε·L (ε = 2.2e-16; the componentwise bound |fl(AᵀA) − AᵀA| ≤ γ_n |A|ᵀ|A|, γ_n ≈ nε).
+Above L/μ = 1/(n·ε) (``max_condition``) they swamp μ and the gap along μ's eigenvector
+is wrong, even negative, so such problems are refused.
 """
 import numpy as np
 
@@ -26,8 +32,16 @@ def _positive_spectrum(A):
     return float(nonzero[0] ** 2 / n), float(nonzero[-1] ** 2 / n)
 
 
+def max_condition(n):
+    """The largest L/μ of H = AᵀA/n (n samples) whose loss gap float64 resolves: 1/(n·ε)
+    (see the module docstring); about 7.0e13 for n = 64."""
+    return 1.0 / (n * np.finfo(np.float64).eps)
+
+
 class LeastSquares(FiniteSum):
-    """f(x) = (1/n) Σ ½(a_iᵀx − y_i)² with L_i, L, μ, f*, x* computed exactly."""
+    """f(x) = (1/n) Σ ½(a_iᵀx − y_i)² with L_i, L, μ, f*, x* computed exactly.
+
+    A whose L/μ exceeds ``max_condition(n)`` is refused (its loss gap would be wrong)."""
 
     name = "least squares"
 
@@ -37,6 +51,12 @@ class LeastSquares(FiniteSum):
         L, mu = _positive_spectrum(A)
         if mu is None:
             raise ValueError("A must have at least one nonzero entry (A = 0 gives a constant objective)")
+        limit = max_condition(A.shape[0])
+        if L / mu > limit:
+            raise ValueError(
+                f"A is too ill-conditioned for float64: H = AᵀA/n has L/μ = {L / mu:.3g}, above "
+                f"1/(n·ε) = {limit:.3g} (n = {A.shape[0]}); H's float64 rounding errors, of order "
+                "n·ε·L, would swamp μ and make the loss gap wrong")
         x_star = np.linalg.lstsq(A, y, rcond=None)[0]
         f_star = float(np.mean(0.5 * (A @ x_star - y) ** 2))
         super().__init__(A, y, loss=SQUARED, L_i=np.sum(A ** 2, axis=1), L=L, mu=mu,
@@ -53,7 +73,8 @@ def random_least_squares(n, d, *, condition=10.0, rank=None, consistent=False, n
     (default μ = 1/condition, i.e. L = 1). ``consistent=True`` sets y = A x_true
     (interpolation: f* = 0, every ∇f_i(x*) = 0); otherwise ``noise`` times a
     standard normal is added. x0 ~ N(0, I). With rank 1 there is one eigenvalue,
-    μ·condition, so μ = L.
+    μ·condition, so μ = L. For rank > 1, ``condition`` must not exceed
+    ``max_condition(n)`` = 1/(n·ε), what float64 resolves in H = AᵀA/n (module docstring).
     """
     n = _validate.positive_int("n", n)
     d = _validate.positive_int("d", d)
@@ -61,6 +82,11 @@ def random_least_squares(n, d, *, condition=10.0, rank=None, consistent=False, n
     if rank > min(n, d):
         raise ValueError(f"rank must lie in [1, min(n, d)] = [1, {min(n, d)}], got {rank}")
     condition = _validate.real("condition", condition, 1.0, np.inf)
+    if rank > 1 and condition > max_condition(n):
+        raise ValueError(
+            f"condition must lie in [1, {max_condition(n):.3g}] for n = {n} samples, got "
+            f"{condition:g}: the loss gap uses H = AᵀA/n, whose float64 rounding errors (of order "
+            "n·ε·L, ε = 2.2e-16) must stay below μ = L/condition")
     mu = 1.0 / condition if mu is None else _validate.real("mu", mu, 0.0, np.inf, low_open=True)
     rng = np.random.default_rng(_validate.seed(seed))
     U = np.linalg.qr(rng.standard_normal((n, rank)))[0]

@@ -227,8 +227,7 @@ def _rate_figure(outdir, grid, samples, batches, horizons, cfg, seed):
         per_b = fit.fit_power_law_runs(T, [samples[k] for k in idx], variable="T", n_boot=cfg["n_boot"],
                                        seed=seed)
         band(ax, T, mean[idx], low[idx], high[idx], marker="o",
-             label=f"b={b}: slope −{per_b.alpha.estimate:.3f} [{per_b.alpha.ci_low:.3f}, "
-                   f"{per_b.alpha.ci_high:.3f}]")
+             label=f"b={b}: slope {fit.power_law.slope_text(per_b.alpha)}")
     ax.set(xscale="log", yscale="log", xlabel="horizon T", ylabel=r"$(1/T)\sum_t E\|\nabla f(x_t)\|^2$",
            title="AdaSAM (β1 = 0), γ = c√(b/T), ρ = r/√(bT)")
     ax.legend(fontsize=7)
@@ -244,7 +243,7 @@ def _collapse_figure(outdir, grid, samples, speedup):
         band(ax, bt[idx], mean[idx], low[idx], high[idx], marker="o", label=f"b={b}")
     alpha = speedup.alpha_bT
     _fit_line(ax, bt, mean, alpha.estimate, color="k",
-              label=f"fit (bT)^−{alpha.estimate:.3f} [{alpha.ci_low:.3f}, {alpha.ci_high:.3f}]")
+              label=f"fit: slope {fit.power_law.slope_text(alpha)}")
     ax.set(xscale="log", yscale="log", xlabel="bT (samples seen)",
            ylabel=r"$(1/T)\sum_t E\|\nabla f(x_t)\|^2$", title="Linear speedup: collapse onto bT")
     ax.legend(fontsize=7)
