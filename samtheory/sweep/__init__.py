@@ -1,0 +1,13 @@
+"""Parameter sweeps that survive: durable per-point results, resume, executors, progress.
+
+    >>> from samtheory.sweep import sweep
+    >>> table = sweep({"b": [1, 2, 4], "seed": [0]}, point, store="runs/demo")  # doctest: +SKIP
+
+Modules: ``grid`` (grids, points, function identity, keys), ``store`` (the store
+layout and atomic writes, ``load_table``), ``executors`` (in-process, local processes,
+Dask; Numba threads per worker) and ``runner`` (``sweep``). See ``docs/sweeps.md``.
+"""
+from .runner import sweep
+from .store import load_table
+
+__all__ = ["sweep", "load_table"]
