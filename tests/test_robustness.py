@@ -106,6 +106,9 @@ def test_ctrl_c_stops_a_long_numba_run_promptly():
     rule, sampler = st.SAM(0.1, 0.05), st.WithReplacement(8)
     st.simulate(problem, rule, sampler, steps=2, trajectories=2)   # load the compiled kernel
     delay = 0.3
+    # a process started in the background of a non-interactive shell (as CI runs) inherits
+    # SIGINT ignored; a terminal's Ctrl-C reaches Python's own handler, installed here
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
     start = time.perf_counter()
     timer.start()
@@ -114,6 +117,7 @@ def test_ctrl_c_stops_a_long_numba_run_promptly():
             st.simulate(problem, rule, sampler, steps=10 ** 6, trajectories=64)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - start < delay + 1.0
 
 
