@@ -1,8 +1,10 @@
 """Study 1 — AdaSAM: the O(1/√(bT)) rate and its linear speedup in b (``samtheory.studies.adasam``).
 
-    python experiments/study_adasam.py [--full] [--out DIR] [--seed S]
+    python experiments/study_adasam.py [--full] [--out DIR] [--seed S] [--resume]
+                                       [--workers N | --scheduler ADDRESS]
 
-prints the verdict table and writes DIR/report.md with the figures (PNG and PDF).
+prints the verdict table and writes DIR/report.md with the figures (PNG and PDF) and the
+claims as DIR/claims.csv and DIR/claims.parquet; the points stay in DIR/runs/ (``--resume``).
 """
 import sys
 

@@ -1,8 +1,10 @@
 """Study 5 — Momentum-SAM: Nesterov equivalence, 2-cycle amplitude, cost per step (``samtheory.studies.msam``).
 
-    python experiments/study_msam.py [--full] [--out DIR] [--seed S]
+    python experiments/study_msam.py [--full] [--out DIR] [--seed S] [--resume]
+                                     [--workers N | --scheduler ADDRESS]
 
-prints the verdict table and writes DIR/report.md with the figures (PNG and PDF).
+prints the verdict table and writes DIR/report.md with the figures (PNG and PDF) and the
+claims as DIR/claims.csv and DIR/claims.parquet; the points stay in DIR/runs/ (``--resume``).
 """
 import sys
 

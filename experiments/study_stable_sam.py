@@ -1,8 +1,10 @@
 """Study 3 — Stable SAM: regime map (η × ρ) and saddle-escape times (``samtheory.studies.stable_sam``).
 
-    python experiments/study_stable_sam.py [--full] [--out DIR] [--seed S]
+    python experiments/study_stable_sam.py [--full] [--out DIR] [--seed S] [--resume]
+                                           [--workers N | --scheduler ADDRESS]
 
-prints the verdict table and writes DIR/report.md with the figures (PNG and PDF).
+prints the verdict table and writes DIR/report.md with the figures (PNG and PDF) and the
+claims as DIR/claims.csv and DIR/claims.parquet; the points stay in DIR/runs/ (``--resume``).
 """
 import sys
 

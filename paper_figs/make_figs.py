@@ -1,19 +1,22 @@
 """Regenerate every figure of the study suite into ``paper_figs/<study>/`` (PNG and PDF).
 
-    python paper_figs/make_figs.py [--quick] [--only NAME]... [--seed S]
+    python paper_figs/make_figs.py [--quick] [--only NAME]... [--seed S] [--resume]
+                                   [--workers N | --scheduler ADDRESS]
 
 runs the studies of ``samtheory.studies.STUDIES`` at publication size (``--quick``: the
 size of ``samtheory verify``) and writes their figures — log-log rate plots with CI bands
 and fitted slopes, speedup-collapse plots, convergence and plateau plots, regime maps,
 RST cost plots — beside ``paper_figs/report.md``, which embeds them with the verdict
-table. Exit status as ``samtheory verify``. Generated files are not committed except
-those the README shows.
+table, and ``paper_figs/claims.csv`` / ``claims.parquet``; the studies' points stay in
+``paper_figs/runs/`` (``--resume`` after an interruption; ``--workers`` / ``--scheduler`` as
+for ``samtheory verify``). Exit status as ``samtheory verify``. Generated files are not
+committed except those the README shows.
 """
 import argparse
 from pathlib import Path
 import sys
 
-from samtheory.cli import verify_command
+from samtheory.cli import add_run_options, verify_command
 from samtheory.studies import STUDIES
 
 HERE = Path(__file__).resolve().parent
@@ -25,6 +28,7 @@ def main(argv=None):
     parser.add_argument("--only", metavar="NAME", action="append", choices=STUDIES,
                         help="regenerate only this study's figures (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
+    add_run_options(parser)
     args = parser.parse_args(argv)
     args.full, args.out = not args.quick, str(HERE)
     words = ["python", "paper_figs/make_figs.py", *(sys.argv[1:] if argv is None else argv)]

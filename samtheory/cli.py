@@ -10,14 +10,21 @@ gradient norm at the first and last record, divergences, throughput); every rule
 sampler of ``samtheory list`` can be chosen (``samtheory run --help``). Exit status 1
 when every trajectory diverged.
 
-    samtheory verify [--full] [--only NAME]... [--out DIR] [--seed S]
+    samtheory verify [--full] [--only NAME]... [--out DIR] [--seed S] [--resume]
+                     [--workers N | --scheduler ADDRESS]
 
 runs the convergence studies (``samtheory.studies``; all of them, or those named by
 ``--only``) at quick size (``--full``: publication size) with a progress bar on stderr,
-prints the verdict table on stdout and writes ``DIR/report.md`` with the figures
-(default ``samtheory-report/``). Exit status: 0 when every claim that should hold does
-not fail, 1 when one is violated or a study fails to run, 2 for usage errors (checked
-before any work: an ``--out`` that cannot be written, a ``--seed`` out of range).
+prints the verdict table on stdout and writes ``DIR/report.md`` with the figures and
+``DIR/claims.csv`` / ``DIR/claims.parquet`` (default ``samtheory-report/``), rewritten after
+every study (marked partial until the last). Each study keeps its points in the sweep
+store ``DIR/runs/<study>-<size>-seed<S>/``: ``--resume`` reuses it after an interruption
+(only missing points are computed), otherwise it starts empty. ``--workers N`` computes the
+points in N local processes, ``--scheduler ADDRESS`` on a Dask cluster. Exit status: 0 when
+every claim that should hold does not fail, 1 when one is violated or a study fails to
+run, 2 for usage errors (checked before any work: an ``--out`` that cannot be written, a
+``--seed`` out of range, a bad ``--workers``, a ``--scheduler`` that cannot be reached),
+130 when interrupted (Ctrl-C).
 
     samtheory list
 
@@ -31,11 +38,13 @@ import shlex
 import sys
 import tempfile
 import time
+from urllib.parse import urlparse
 
 from . import __version__, problems, rules, sampling, theory
 from .engine.simulate import BACKENDS, simulate
 from .studies import STUDIES, load
 from .studies.base import run_seed
+from .sweep.executors import Processes
 
 PROBLEMS = {
     "least-squares": lambda seed: problems.random_least_squares(256, 64, condition=10, seed=seed),
@@ -82,6 +91,8 @@ DEFAULT_RHO = 0.05
 # and every one must be a valid simulate seed (< 2**64).
 SEED_STRIDE = run_seed(1, 0) - run_seed(0, 0)
 VERIFY_SEED_MAX = (2 ** 64 - SEED_STRIDE) // SEED_STRIDE
+MAX_WORKERS = 1024
+SCHEDULER_TIMEOUT = 10.0      # seconds `verify --scheduler` waits for the scheduler before giving up
 
 
 def _rule(args):
@@ -153,6 +164,18 @@ def _writable_file(text):
     return text
 
 
+def _scheduler_address(text):
+    """An argparse type: a Dask scheduler address, ``[protocol://]host:port``."""
+    parsed = urlparse(text if "://" in text else f"tcp://{text}")
+    try:
+        port = parsed.port
+    except ValueError:          # a port that is not a number in [0, 65535]
+        port = None
+    if not parsed.hostname or not port:
+        raise argparse.ArgumentTypeError(f"must be a Dask scheduler address such as tcp://host:8786, got {text!r}")
+    return text
+
+
 def _run_parser(sub):
     run = sub.add_parser("run", help="simulate one configuration and print a summary",
                          formatter_class=DefaultsHelp)
@@ -190,9 +213,26 @@ def add_verify_options(parser, default_out="samtheory-report"):
     ``--seed`` an integer in [0, ``VERIFY_SEED_MAX``]."""
     parser.add_argument("--full", action="store_true", help="publication size (slow) instead of quick")
     parser.add_argument("--out", metavar="DIR", default=default_out, type=_writable_folder,
-                        help=f"folder for report.md and the figures (default {default_out})")
+                        help=f"folder for report.md, claims.csv/.parquet, the figures and the point stores "
+                             f"(runs/) (default {default_out})")
     parser.add_argument("--seed", type=_integer_in(0, VERIFY_SEED_MAX), default=0,
                         help=f"seed of every study, in [0, {VERIFY_SEED_MAX}] (default 0)")
+    add_run_options(parser)
+
+
+def add_run_options(parser):
+    """Where the studies' points are computed and kept: ``--resume``, and ``--workers N``
+    (an integer in [1, ``MAX_WORKERS``]) or ``--scheduler ADDRESS`` (``[protocol://]host:port``),
+    not both; ``verify_command`` reaches the scheduler before any work."""
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse the points an earlier, interrupted run stored in DIR/runs/ (same size and "
+                             "seed) and compute only the missing ones; without it each study's store starts empty")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", metavar="N", type=_integer_in(1, MAX_WORKERS), default=None,
+                       help="compute the points in N local worker processes (default: in this process)")
+    where.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler_address, default=None,
+                       help="compute the points on the Dask cluster of this scheduler (tcp://host:8786; needs "
+                            "pip install 'samtheory[dask]', and samtheory installed on the workers)")
 
 
 def _verify_parser(sub):
@@ -240,7 +280,23 @@ def verify_command(names, args, words, stdout=None):
     stdout = sys.stdout if stdout is None else stdout
     size = "full" if args.full else "quick"
     command = " ".join(shlex.quote(str(w)) for w in words)
-    suite, path = verify(list(dict.fromkeys(names)), size, args.out, seed=args.seed, command=command)
+    try:
+        executor = _open_executor(args)
+    except ValueError as exc:
+        print(f"samtheory: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with contextlib.ExitStack() as stack:
+            if isinstance(executor, Processes):
+                stack.enter_context(executor)
+            elif executor is not None:
+                stack.callback(executor.close)
+            suite, path = verify(list(dict.fromkeys(names)), size, args.out, seed=args.seed, command=command,
+                                 executor=executor, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"samtheory: interrupted; {args.out}/report.md and the claims tables hold the studies finished "
+              "so far, and the same command with --resume computes only the missing points", file=sys.stderr)
+        return 130
     if suite.results:
         print(format_table(suite.results), file=stdout)
     for line in summary(suite.results, suite.errors):
@@ -249,9 +305,28 @@ def verify_command(names, args, words, stdout=None):
     return 1 if suite.failed else 0
 
 
+def _open_executor(args):
+    """The executor of ``--workers`` (``Processes``, to open) or ``--scheduler`` (a connected
+    ``distributed.Client``), or None; ValueError when Dask is missing or the scheduler cannot
+    be reached within ``SCHEDULER_TIMEOUT`` seconds."""
+    if args.workers is not None:
+        return Processes(args.workers)
+    if args.scheduler is None:
+        return None
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'samtheory[dask]'") from None
+    try:
+        return distributed.Client(args.scheduler, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"--scheduler: cannot reach a Dask scheduler at {args.scheduler} within "
+                         f"{SCHEDULER_TIMEOUT:g} s ({type(exc).__name__}: {exc})") from None
+
+
 def study_script(name, argv=None):
     """``main`` of ``experiments/study_<name>.py``: run one study alone with the verify
-    options (--full, --out, --seed); returns the exit status."""
+    options (--full, --out, --seed, --resume, --workers, --scheduler); returns the exit status."""
     parser = UsageParser(description=f"{load(name).TITLE} (samtheory study {name!r})")
     add_verify_options(parser, default_out=f"samtheory-report-{name}")
     words = ["python", *sys.argv] if argv is None else ["python", f"experiments/study_{name}.py", *argv]

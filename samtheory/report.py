@@ -1,18 +1,23 @@
 """Running the studies, the verdict table, the Markdown report and a text progress bar.
 
 ``run_studies`` runs named studies (``samtheory.studies``), each writing its figures into
-``outdir/<name>/``; ``format_table`` turns their claims into one plain-text table (claim,
+``outdir/<name>/`` and keeping its points in the sweep store ``outdir/runs/<name>-<size>-seed<S>/``
+(``store_path``); ``format_table`` turns their claims into one plain-text table (claim,
 source, configuration, empirical value with its confidence interval, bound, ratio,
 verdict); ``write_report`` writes ``outdir/report.md`` with the same table, the figures,
-the command, sizes, timings and versions. ``samtheory verify``, the scripts in
-``experiments/`` and ``paper_figs/make_figs.py`` are thin layers over these.
+the command, sizes, timings and versions, and ``write_claims`` the claims as
+``outdir/claims.csv`` and ``outdir/claims.parquet``. ``verify`` rewrites both after every
+study, so an interrupted run keeps the verdicts it reached. ``samtheory verify``, the
+scripts in ``experiments/`` and ``paper_figs/make_figs.py`` are thin layers over these.
 """
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 import math
+import numbers
 import os
 from pathlib import Path
 import platform
+import shutil
 import sys
 import textwrap
 import time
@@ -21,9 +26,16 @@ import traceback
 from . import verdicts
 from .engine.simulate import _package_version
 from .studies import load
+from .sweep.executors import Processes
+from .sweep.store import atomic_write
 
 COLUMNS = ("claim", "source", "configuration", "empirical [98% CI]", "bound", "ratio", "verdict")
 WIDTHS = (36, 24, 46, 30, 10, 10, 27)     # plain-text column widths; longer text wraps
+RUNS = "runs"                             # outdir/RUNS/<study>-<size>-seed<S>: the studies' sweep stores
+FIGURE_SUFFIXES = (".png", ".pdf")        # what a study writes into outdir/<study>/
+# The columns of claims.csv / claims.parquet: the study, every Claim field, and the ratio.
+CLAIM_COLUMNS = ("study", "claim", "source", "configuration", "empirical", "ci_low", "ci_high", "bound", "ratio",
+                 "verdict", "kind", "should_hold", "p_value", "level", "note")
 
 
 # -- family-wise error ------------------------------------------------------------------------
@@ -177,12 +189,35 @@ class ProgressBar:
         self.stream.flush()
 
 
-def run_studies(names, size, outdir, seed=0, stream=None):
+def store_path(outdir, name, size, seed):
+    """The sweep store of study ``name`` at ``size`` and ``seed``: ``outdir/runs/<name>-<size>-seed<seed>``."""
+    return Path(outdir) / RUNS / f"{name}-{size}-seed{seed}"
+
+
+def _clear_for(figures, store, resume):
+    """Before a study runs: remove the figures an earlier run left in its folder, and its
+    sweep store unless ``resume``."""
+    if figures.is_dir():
+        for path in figures.iterdir():
+            if path.suffix in FIGURE_SUFFIXES and path.is_file():
+                path.unlink()
+    if not resume and store.exists():
+        shutil.rmtree(store)
+
+
+def run_studies(names, size, outdir, seed=0, stream=None, executor=None, resume=False, after=None):
     """Run the studies ``names`` (each in ``STUDIES``) at ``size``, figures in ``outdir/<name>/``.
 
-    A study that cannot be imported or raises is recorded in ``Suite.errors`` (with the
-    last line of its traceback) and the others still run. Progress goes to ``stream``
-    (stderr by default).
+    Each study computes its points through ``samtheory.sweep`` in ``store_path(outdir,
+    name, size, seed)`` on ``executor`` (None: in this process; else as ``sweep``'s). With
+    ``resume`` the store of an earlier, interrupted run is reused and only the points it
+    lacks are computed; without, it is deleted first. The PNG and PDF files an earlier run
+    left in ``outdir/<name>/`` are deleted before the study runs, so the folder holds this
+    run's figures only. A study that cannot be imported or raises is recorded in
+    ``Suite.errors`` (with the last line of its traceback) and the others still run.
+    ``after(suite, pending)``, when given, is called after each study (finished or failed)
+    with the suite so far and the names still to run. Progress goes to ``stream`` (stderr
+    by default).
     """
     outdir = Path(outdir)
     suite, start = Suite(), time.perf_counter()
@@ -192,18 +227,58 @@ def run_studies(names, size, outdir, seed=0, stream=None):
         try:
             module = load(name)
             bar.start(index, name, module.units(size) if hasattr(module, "units") else None)
-            result = module.run(size=size, outdir=outdir / name, seed=seed, progress=bar.tick)
+            store = store_path(outdir, name, size, seed)
+            _clear_for(outdir / name, store, resume)
+            result = module.run(size=size, outdir=outdir / name, seed=seed, progress=bar.tick, store=store,
+                                executor=executor)
         except Exception as exc:    # noqa: BLE001 - one broken study must not hide the others
             message = f"{type(exc).__name__}: {exc}"
             suite.errors.append((name, message))
             bar.finish(f"ERROR {message}")
             traceback.print_exc(file=bar.stream)
-            continue
-        suite.results.append(result)
-        failed = sum(c.failed for c in result.claims)
-        bar.finish(f"{len(result.claims)} claims, {failed} failed, {result.seconds:.1f} s")
+        else:
+            suite.results.append(result)
+            failed = sum(c.failed for c in result.claims)
+            bar.finish(f"{len(result.claims)} claims, {failed} failed, {result.seconds:.1f} s")
+        suite.seconds = time.perf_counter() - start
+        if after is not None:
+            after(suite, names[index + 1:])
     suite.seconds = time.perf_counter() - start
     return suite
+
+
+def executor_text(executor):
+    """Where the points ran, in words, for the report."""
+    if executor is None:
+        return "in this process"
+    if isinstance(executor, (Processes, numbers.Integral)):
+        return f"in {getattr(executor, 'workers', executor)} local worker processes"
+    address = executor if isinstance(executor, str) else executor.scheduler.address
+    return f"on the Dask cluster of scheduler {address}"
+
+
+# -- the machine-readable table of claims ----------------------------------------------------------
+
+def claims_frame(results):
+    """A pandas DataFrame of every claim of ``results``, one row each: ``CLAIM_COLUMNS``."""
+    import pandas as pd
+    rows = [{"study": result.name, **{name: getattr(claim, name) for name in CLAIM_COLUMNS[1:]}}
+            for result in results for claim in result.claims]
+    frame = pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+    return frame.astype({name: float for name in ("empirical", "ci_low", "ci_high", "bound", "ratio", "p_value",
+                                                  "level")} | {"should_hold": bool})
+
+
+def write_claims(results, outdir):
+    """Write every claim of ``results`` to ``outdir/claims.csv`` and ``outdir/claims.parquet``
+    (``claims_frame``; each file replaced atomically). Returns their paths."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    frame = claims_frame(results)
+    csv, parquet = outdir / "claims.csv", outdir / "claims.parquet"
+    atomic_write(csv, lambda path: frame.to_csv(path, index=False))
+    atomic_write(parquet, lambda path: frame.to_parquet(path, index=False))
+    return csv, parquet
 
 
 # -- the Markdown report ------------------------------------------------------------------------
@@ -223,19 +298,34 @@ def markdown_table(results):
     return lines
 
 
-def write_report(results, outdir, *, command="", size="quick", seed=0, seconds=None, errors=()):
-    """Write ``outdir/report.md``: the command, sizes, timings, versions, the summary, the
-    verdict table and every study's figures (PNG embedded, PDF linked). Returns its path."""
+def write_report(results, outdir, *, command="", size="quick", seed=0, seconds=None, errors=(), pending=(),
+                 executor=None):
+    """Write ``outdir/report.md`` (atomically): the command, sizes, timings, versions, where
+    the points ran and are stored, the summary, the verdict table and every study's figures
+    (PNG embedded, PDF linked). ``pending``: the studies still to run; the report then says
+    it is partial. Returns its path."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     total = sum(r.seconds for r in results) if seconds is None else seconds
     import numba
     import numpy
-    lines = ["# samtheory verification report", "",
+    done = len(results) + len(errors)
+    if pending:
+        status = (f"- status: **partial** — {done} of {done + len(pending)} studies done; still to run: "
+                  f"{', '.join(pending)}. The verdicts are those reached so far: the family-wise (Holm) "
+                  "adjustment below covers only the claims present; the final report adjusts over the "
+                  "claims of all studies. An interrupted run is finished by the same command with `--resume`.")
+    else:
+        status = f"- status: complete, {done} of {done} studies run" + (f", {len(errors)} of them failed"
+                                                                         if errors else "")
+    lines = ["# samtheory verification report" + (" (partial)" if pending else ""), "",
              f"- command: `{command}`" if command else "- command: (library call)",
+             status,
              f"- size: {size}; seed: {seed}",
              f"- samtheory {_package_version()}, Python {platform.python_version()}, NumPy {numpy.__version__}, "
              f"Numba {numba.__version__}; {os.cpu_count()} CPU cores",
+             f"- points computed {executor_text(executor)}; stored in `{RUNS}/<study>-{size}-seed{seed}/` "
+             "(`--resume` reuses them); claims also in `claims.csv` and `claims.parquet`",
              f"- written {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; total {total:.1f} s",
              "", "## Timings", "", "| study | title | claims | seconds |", "|---|---|---|---|"]
     lines += [f"| {r.name} | {_md(r.title)} | {len(r.claims)} | {r.seconds:.1f} |" for r in results]
@@ -255,18 +345,27 @@ def write_report(results, outdir, *, command="", size="quick", seed=0, seconds=N
             lines += [f"### {result.name}: {Path(png).stem}", "",
                       f"![{Path(png).stem}]({rel})", "", f"[PDF]({Path(rel).with_suffix('.pdf').as_posix()})", ""]
     path = outdir / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write(path, lambda temporary: Path(temporary).write_text("\n".join(lines) + "\n", encoding="utf-8"))
     return path
 
 
-def verify(names, size, outdir, seed=0, command="", stream=None):
-    """Run ``names``, write the report; return (Suite, path of report.md)."""
-    suite = run_studies(names, size, outdir, seed=seed, stream=stream)
-    suite.results = family_verdicts(suite.results)
-    path = write_report(suite.results, outdir, command=command, size=size, seed=seed, seconds=suite.seconds,
-                        errors=suite.errors)
+def verify(names, size, outdir, seed=0, command="", stream=None, executor=None, resume=False):
+    """Run ``names`` (``run_studies``), writing the report and the claims tables after each
+    study (partial until the last: Holm over the claims present) and at the end (Holm over
+    every claim); return (Suite with the adjusted results, path of report.md)."""
+    def write(suite, pending):
+        results = family_verdicts(suite.results)
+        write_claims(results, outdir)
+        return results, write_report(results, outdir, command=command, size=size, seed=seed,
+                                     seconds=suite.seconds, errors=suite.errors, pending=pending,
+                                     executor=executor)
+
+    suite = run_studies(names, size, outdir, seed=seed, stream=stream, executor=executor, resume=resume,
+                        after=lambda so_far, pending: write(so_far, pending) if pending else None)
+    suite.results, path = write(suite, ())
     return suite, path
 
 
-__all__ = ["family_verdicts", "family_footer", "format_table", "write_report", "markdown_table", "summary", "run_studies", "verify", "Suite",
-           "ProgressBar", "verdict_text"]
+__all__ = ["family_verdicts", "family_footer", "format_table", "write_report", "write_claims", "claims_frame",
+           "markdown_table", "summary", "run_studies", "store_path", "verify", "Suite", "ProgressBar",
+           "verdict_text"]

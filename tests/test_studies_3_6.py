@@ -1,8 +1,10 @@
 r"""Studies 3–6 (stable_sam, rst, msam, edge_of_stability): their helpers and tiny runs.
 
-Every study runs at a tiny size (its ``CONFIG["quick"]`` entries monkeypatched) and must
-return finite numbers, the expected verdicts ("holds" for every claim but "info" rows) and
-its figures as PNG and PDF; the same seed gives the same numbers.
+Every study runs at a tiny size (its ``CONFIG["quick"]`` entries monkeypatched: the
+``tiny`` fixture of ``conftest.py``) and must return finite numbers, the expected verdicts
+("holds" for every claim but "info" rows) and its figures as PNG and PDF; the same seed
+gives the numbers it gave before the studies ran their points through ``samtheory.sweep``
+(``tests/data/study_claims.json``).
 """
 import math
 
@@ -12,21 +14,6 @@ import pytest
 import samtheory as st
 from samtheory.problems import Quadratic, random_logistic, random_sine_least_squares, saddle
 from samtheory.studies import base, edge_of_stability as eos, msam, rst, stable_sam
-
-TINY = {
-    stable_sam: dict(etas=(0.01, 0.4, 5), rhos=(0.005, 0.5, 3), steps=3000),
-    rst: dict(steps=100, trajectories=16, floor_steps=600, floor_trajectories=16, floor_p=(0.0, 0.5, 1.0),
-              check_p=(0.25, 0.75), check_trajectories=16, n_boot=100),
-    msam: dict(etas=3, cycle_steps=3000, cost_steps=20, cost_trajectories=8, repeats=1),
-    eos: dict(edges=2, settle=1500, tail=4, series=20),
-}
-
-
-@pytest.fixture
-def tiny(monkeypatch):
-    for module, config in TINY.items():
-        monkeypatch.setitem(module.CONFIG, "quick", config)
-
 
 # -- stable_sam: classifier, predictions, escape times ---------------------------------------
 
@@ -72,9 +59,11 @@ def test_predict_and_exclusion():
 def test_escape_steps_equal_theory():
     """docs/theory.md §4: GD 142; USAM 280, 1386, stuck; Stable USAM 212, 274, stuck."""
     assert [stable_sam.closed_form_escape(0.05, rho) for rho in (0.0, 0.5, 0.9, 2.0)] == [142, 280, 1386, None]
-    claims, measured = stable_sam.escape_claims()
-    assert measured == [142, 280, 1386, None, 212, 274, None]
-    assert all(c.verdict == "holds" for c in claims)
+    points = [stable_sam.escape_point(label, rho) for label, rho, _ in stable_sam.ESCAPES]
+    assert [p["step"] for p in points] == [142, 280, 1386, 0, 212, 274, 0]
+    assert [p["escaped"] for p in points] == [True, True, True, False, True, True, False]
+    measured = [(p["step"] if p["escaped"] else None, p["y_max"]) for p in points]
+    assert all(c.verdict == "holds" for c in stable_sam.escape_claims(measured))
     assert stable_sam.escape(st.SGD(0.05))[0] == 142
     # a different saddle: USAM's y-factor 1 + ηc(1 − ρc) = 1.08 (c = 2, ρ = 0.1, η = 0.05)
     assert stable_sam.escape(st.USAM(0.05, 0.1), c=2.0)[0] == math.floor(math.log(1e3) / math.log(1.08)) + 1
@@ -174,18 +163,17 @@ def test_edges():
 # -- the studies at a tiny size ------------------------------------------------------------
 
 @pytest.mark.parametrize("module", [stable_sam, rst, msam, eos], ids=lambda m: m.NAME)
-def test_study_runs(tiny, tmp_path, module):
-    result = module.run("quick", tmp_path / "a", seed=0)
+def test_study_runs(tiny, tmp_path, module, claims_before):
+    ticks = []
+    result = module.run("quick", tmp_path / "a", seed=0, progress=lambda: ticks.append(1))
     assert result.name == module.NAME and result.claims and result.seconds > 0
+    assert len(ticks) == module.units("quick")
     for claim in result.claims:
         assert math.isfinite(claim.empirical), claim
         assert claim.verdict == ("info" if claim.kind == "info" else "holds"), claim
     for figure in result.figures:
         assert figure.exists() and figure.with_suffix(".pdf").exists()
-    again = module.run("quick", tmp_path / "b", seed=0)
-    timed = {"wall time per step, SAM / MSAM"}
-    assert [(c.claim, c.empirical, c.ci_low, c.ci_high) for c in result.claims if c.claim not in timed] == \
-        [(c.claim, c.empirical, c.ci_low, c.ci_high) for c in again.claims if c.claim not in timed]
+    claims_before(module.NAME, result.claims)
 
 
 def test_script_prints_the_table(tiny, tmp_path, capsys):

@@ -142,14 +142,14 @@ def test_trajectories_are_saved_beside_the_point(tmp_path):
 
 def test_atomic_write_keeps_the_old_file_when_a_write_fails(tmp_path):
     target = tmp_path / "x.json"
-    sweep_store._atomic_write(target, lambda p: Path(p).write_text("old"))
+    sweep_store.atomic_write(target, lambda p: Path(p).write_text("old"))
 
     def crash(path):
         Path(path).write_text("half")
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        sweep_store._atomic_write(target, crash)
+        sweep_store.atomic_write(target, crash)
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
 
 
@@ -229,7 +229,12 @@ def _local(b):
 
 @pytest.mark.parametrize("grid, error, message", [
     ({}, ValueError, "empty grid"),
-    ([("b", [1])], TypeError, "grid must be a mapping"),
+    ({("b", 1)}, TypeError, "grid must be a mapping .* or a list of points"),
+    ([("b", [1])], TypeError, r"grid point 0 must be a non-empty mapping .* got tuple \('b', \[1\]\)"),
+    ([], ValueError, "at least one point"),
+    ([{"b": 1}, {"b": 2}, {"b": 1}], ValueError, "points must be distinct, point 2 {'b': 1} appears twice"),
+    ([{"b": [1]}], TypeError, "grid point 0 'b' values must be numbers, strings"),
+    ([{"b": 1}, {"key": 2}], ValueError, "'key' clashes with a table column"),
     ({"b": 4}, TypeError, r"grid\['b'\] must be a list"),
     ({"b": "1248"}, TypeError, r"grid\['b'\] must be a list"),
     ({"b": np.ones((2, 2))}, TypeError, r"grid\['b'\] must be a list"),
@@ -246,6 +251,49 @@ def test_bad_grids_are_refused(tmp_path, grid, error, message):
     assert not (tmp_path / "points").exists()
 
 
+def task(kind, n, x=0.0):
+    """Two kinds of points with their own parameters and values (strings and arrays too)."""
+    if kind == "sum":
+        return {"total": np.float64(x) * n, "label": f"{n} × {x:g}"}
+    return {"series": np.arange(n) * x + 0.1, "flags": np.arange(n) % 2 == 0, "counts": np.arange(n, dtype=np.int32)}
+
+
+def test_a_list_of_points_gives_those_points_with_strings_and_arrays(tmp_path):
+    listed = [{"kind": "sum", "x": 0.5, "n": 3}, {"kind": "series", "n": 4}, {"kind": "series", "x": 2.0, "n": 2}]
+    table = sweep(listed, task, store=tmp_path)
+    assert list(table.columns[:8]) == ["kind", "x", "n", "total", "label", "series", "flags", "counts"]
+    assert table["kind"].tolist() == ["sum", "series", "series"] and np.isnan(table["x"].iloc[1])
+    assert table["total"].iloc[0] == 1.5 and table["label"].iloc[0] == "3 × 0.5"
+    assert pd.isna(table["label"].iloc[1]) and np.isnan(table["total"].iloc[2])
+    series = table["series"].iloc[2]
+    assert series.dtype == np.float64 and series.tolist() == [0.1, 2.1]      # exact through JSON
+    assert table["flags"].iloc[1].tolist() == [True, False, True, False]
+    assert table["counts"].iloc[1].dtype == np.int64 and table["counts"].iloc[1].tolist() == [0, 1, 2, 3]
+    on_disk = pd.read_parquet(tmp_path / "table.parquet")
+    assert on_disk["series"].iloc[2].tolist() == [0.1, 2.1] and on_disk["label"].iloc[0] == "3 × 0.5"
+    opened = sweep_store.Store(tmp_path)
+    values = opened.values(opened.read(table["key"].iloc[1]))
+    assert sorted(values) == ["counts", "flags", "series"] and values["flags"].dtype == bool
+    np.testing.assert_array_equal(values["series"], np.arange(4) * 0.0 + 0.1)
+    # a listed point is the same point as in a product grid: stored once, found again
+    product = sweep({"kind": ["sum"], "n": [3], "x": [0.5]}, task, store=tmp_path)
+    assert product["key"].iloc[0] == table["key"].iloc[0]
+    assert len(list((tmp_path / "points").glob("*.json"))) == 3
+
+
+def test_a_progress_function_is_called_once_per_point(tmp_path, capsys):
+    ticks = []
+    sweep({"b": [1, 2], "T": [8], "seed": [0]}, noisy_mean, store=tmp_path, progress=lambda: ticks.append(len(CALLS)))
+    assert ticks == [1, 2]
+    ticks.clear()
+    CALLS.clear()
+    # resumed: the two stored points are counted first, then the new one as it is stored
+    sweep({"b": [1, 2, 4], "T": [8], "seed": [0]}, noisy_mean, store=tmp_path,
+          progress=lambda: ticks.append(len(CALLS)))
+    assert ticks == [0, 0, 1] and CALLS == [(4, 8, 0)]
+    assert capsys.readouterr().err == ""
+
+
 def test_grid_values_are_converted_to_plain_python():
     grid = sweep_grid.validate_grid({"b": np.array([1, 2]), "x": (np.float32(0.5), None, "s", True),
                                      "T": range(2)})
@@ -256,8 +304,10 @@ def test_grid_values_are_converted_to_plain_python():
 @pytest.mark.parametrize("returned, message", [
     ([1.0], "list .* non-empty mapping"),
     ({}, "non-empty mapping"),
-    ({"v": np.ones(3)}, "'v' = ndarray .* values must be numbers"),
-    ({"v": "text"}, "'v' = str"),
+    ({"v": np.ones((2, 2))}, "(?s)'v' = ndarray .* values must be numbers .* 1-d NumPy arrays"),
+    ({"v": np.array(["a", "b"])}, "'v' = ndarray"),
+    ({"v": [1.0, 2.0]}, "'v' = list"),
+    ({"v": {"x": 1}}, "'v' = dict"),
     ({"b": 1.0}, "clashes with a grid parameter"),
     ({"status": 1.0}, "clashes with a grid parameter or a table column"),
     ({1: 1.0}, "names must be non-empty strings"),
@@ -282,7 +332,7 @@ def test_trajectories_name_must_be_a_file_name(tmp_path):
     ({"executor": 2, "workers": 3}, ValueError, "already sets the number of workers"),
     ({"workers": 2}, ValueError, "workers applies only to executor='processes'"),
     ({"retry_failed": "yes"}, TypeError, "retry_failed must be True or False"),
-    ({"progress": 1}, TypeError, "progress must be None, True or False"),
+    ({"progress": 1}, TypeError, "progress must be None, True, False or a function"),
 ])
 def test_bad_options_are_refused(tmp_path, kwargs, error, message):
     with pytest.raises(error, match=message):

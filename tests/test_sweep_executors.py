@@ -1,8 +1,10 @@
 """The same sweep gives the same table in this process, in worker processes and on Dask;
 workers set Numba's threads to cores // concurrent points; process executors refuse
 functions they cannot import."""
+import os
 import subprocess
 import sys
+import time
 
 import distributed
 import numba
@@ -11,7 +13,7 @@ import pandas as pd
 import pytest
 
 import samtheory as st
-from samtheory.sweep import sweep
+from samtheory.sweep import Processes, sweep
 from samtheory.sweep.executors import available_cores, numba_threads
 
 GRID = {"b": [1, 2], "rho": [0.0, 0.05], "seed": [7]}
@@ -49,6 +51,24 @@ def test_worker_processes_give_the_in_process_table(in_process, tmp_path):
     _same_numbers(table, in_process)
     assert (table["threads"] == numba_threads(available_cores(), 2)).all()
     assert (in_process["threads"] == numba.get_num_threads()).all()
+
+
+def worker_pid(b):
+    time.sleep(0.3)             # long enough that both workers take points
+    return {"pid": os.getpid(), "threads": numba.get_num_threads()}
+
+
+def test_an_open_processes_executor_keeps_its_workers_across_sweeps(tmp_path):
+    with Processes(2) as pool:
+        first = sweep({"b": [1, 2, 3, 4]}, worker_pid, store=tmp_path / "a", executor=pool)
+        second = sweep({"b": [5, 6]}, worker_pid, store=tmp_path / "b", executor=pool)
+        with pytest.raises(ValueError, match="already sets the number of workers"):
+            sweep({"b": [1]}, worker_pid, store=tmp_path / "c", executor=pool, workers=2)
+    assert len(set(first["pid"])) == 2 and set(second["pid"]) <= set(first["pid"])
+    assert os.getpid() not in set(first["pid"])
+    assert (first["threads"] == numba_threads(available_cores(), 2)).all()
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+        Processes(0)
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ from ..engine.simulate import simulate
 from ..plots import band, plt, save_figure
 from ..sampling import WithReplacement
 from ..schedules import adasam_lr, adasam_rho
-from .base import Claim, StudyResult, decided_claim, mean_ci, prepare, run_seed
+from .base import Claim, StudyResult, check_values, checked, decided_claim, mean_ci, prepare, run_seed
 
 NAME = "adasam"
 TITLE = "AdaSAM: O(1/√(bT)) rate and linear speedup in b"
@@ -136,17 +136,38 @@ def _grid_bound_claim(theorem, problem, grid, samples, rules_at, eps):
                  note=f"{held} of {len(grid)} not rejected; {decision.note}", p_value=decision.p_value)
 
 
+# -- points -------------------------------------------------------------------------------------
+
+def simulate_point(method, b, T, c, eps, trajectories, seed):
+    """One method at one grid point: each trajectory's (1/T) Σ_{t<T} ‖∇f(x_t)‖²."""
+    rule = _methods(eps)[method](b, T, c)
+    out = simulate(make_problem(), rule, WithReplacement(b), steps=T, trajectories=trajectories, seed=seed,
+                   record_every=T, track_iterates=True)
+    return {"avg_grad_norm_sq": fit.final_values(out, "avg_grad_norm_sq")}
+
+
+def check_point(b, T, c, eps, trajectories, seed):
+    """``theory.check`` of the theorem at one grid point (AdaSAM, β1 = 0)."""
+    result = theory.check(theory.adasam_rate(), problem=make_problem(), rule=_methods(eps)[THEOREM_METHOD](b, T, c),
+                          sampler=WithReplacement(b), steps=T, trajectories=trajectories, seed=seed)
+    return check_values(result)
+
+
+TASKS = {"simulate": simulate_point, "check": check_point}
+
+
 def units(size):
-    """How many times ``run`` calls ``progress``: one per simulated grid point and method,
-    and one for the reference check."""
+    """The study's points (``progress`` calls): one per simulated grid point and method, and
+    one for the reference check."""
     cfg = CONFIG[size]
     return len(_methods(1.0)) * len(cfg["batches"]) * len(cfg["horizons"]) + 1
 
 
-def run(size="quick", outdir=".", seed=0, progress=None):
-    """Run the study; write figures into ``outdir``; return a ``StudyResult``."""
+def run(size="quick", outdir=".", seed=0, progress=None, store=None, executor=None):
+    """Run the study (its points through ``samtheory.sweep``, in ``store`` on ``executor``);
+    write figures into ``outdir``; return a ``StudyResult``."""
     start = time.perf_counter()
-    cfg, outdir, tick = prepare(CONFIG, size, outdir, progress)
+    cfg, outdir, compute = prepare(NAME, CONFIG, size, outdir, progress, store, executor)
     theorem = theory.adasam_rate()
     problem = make_problem()
     G = theory.gradient_bounds(problem, WithReplacement(1))[0]
@@ -157,22 +178,19 @@ def run(size="quick", outdir=".", seed=0, progress=None):
     setting = (f"logistic n={problem.n} d={problem.d}, uniform b, γ={c:.3g}√(b/T), "
                f"ρ={RADIUS_SCALE:g}/√(bT), ε={eps:.3g}")
 
-    samples, rules_at = {}, {}
-    for name, make_rule in _methods(eps).items():
-        samples[name], rules_at[name] = [], []
-        for k, (b, T) in enumerate(grid):
-            rule = make_rule(b, T, c)
-            out = simulate(problem, rule, WithReplacement(b), steps=T, trajectories=cfg["trajectories"],
-                           seed=run_seed(seed, k), record_every=T, track_iterates=True)
-            samples[name].append(fit.final_values(out, "avg_grad_norm_sq"))
-            rules_at[name].append(rule)
-            tick()
-
+    methods = _methods(eps)
     b_ref, T_ref = batches[len(batches) // 2], horizons[len(horizons) // 2]
-    reference = theory.check(theorem, problem=problem, rule=_methods(eps)[THEOREM_METHOD](b_ref, T_ref, c),
-                             sampler=WithReplacement(b_ref), steps=T_ref, trajectories=cfg["trajectories"],
-                             seed=run_seed(seed, len(grid)))
-    tick()
+    common = dict(c=float(c), eps=float(eps), trajectories=cfg["trajectories"])
+    points = [dict(task="simulate", method=name, b=b, T=T, seed=run_seed(seed, k), **common)
+              for name in methods for k, (b, T) in enumerate(grid)]
+    simulated, (reference,) = compute(points, [dict(task="check", b=b_ref, T=T_ref, seed=run_seed(seed, len(grid)),
+                                                    **common)])
+    samples = {name: [] for name in methods}
+    rules_at = {name: [] for name in methods}
+    for point, values in zip(points, simulated):
+        samples[point["method"]].append(values["avg_grad_norm_sq"])
+        rules_at[point["method"]].append(methods[point["method"]](point["b"], point["T"], c))
+    reference = checked(reference)
     claims = [Claim.from_check(reference, f"logistic, uniform b={b_ref}, T={T_ref}, β1=0, ε={eps:.3g}",
                                SOURCE),
               _grid_bound_claim(theorem, problem, grid, samples[THEOREM_METHOD], rules_at[THEOREM_METHOD],

@@ -1,16 +1,25 @@
-"""What a study returns: claims with verdicts, and figures.
+"""What a study returns: claims with verdicts, and figures; how a study runs its points.
 
 A study is a module of ``samtheory.studies`` with ``NAME`` (short, used by ``--only``),
-``TITLE``, and ``run(size="quick" | "full", outdir=Path, seed=0, progress=None) ->
-StudyResult``. ``progress`` (optional) is called with no argument after each unit of work.
+``TITLE``, ``TASKS`` (task name -> module-level function of plain values returning a
+mapping of numbers, strings, 1-d arrays or Trajectories), ``units(size)`` (its number of
+points) and ``run(size="quick" | "full", outdir=Path, seed=0, progress=None, store=None,
+executor=None) -> StudyResult``. ``run`` lists its expensive units of work as points
+(``{"task": name, **parameters}``), computes them all through ``samtheory.sweep``
+(``Points``: one sweep, in ``store``, on ``executor``) and builds its claims and figures
+from what they returned. ``progress`` (optional) is called with no argument once per point.
 """
 from dataclasses import dataclass, field
 import math
 from pathlib import Path
+import tempfile
+import types
 
 import numpy as np
 
 from .. import verdicts
+from ..sweep import sweep
+from ..sweep.store import Store
 
 SIZES = ("quick", "full")
 KINDS = ("upper", "lower", "equal", "info")   # ≤ bound; ≥ bound; ≈ expected; reported only
@@ -149,10 +158,80 @@ def full_batch(problem, rule, steps, *, x0=None, record_every=None, trajectories
 
 
 
-def prepare(config, size, outdir, progress=None):
+def prepare(study, config, size, outdir, progress=None, store=None, executor=None):
     """The common start of a study's ``run``: (``config[size]``, the output folder, created,
-    and a progress callback that is a no-op when ``progress`` is None). A size the study
-    does not define raises ValueError naming the ones it does."""
+    and the ``Points`` that computes the study's points). A size the study does not define
+    raises ValueError naming the ones it does."""
     if size not in config:
         raise ValueError(f"size must be one of {sorted(config)}, got {size!r}")
-    return config[size], output_dir(outdir), (progress or (lambda: None))
+    return config[size], output_dir(outdir), Points(study, store, executor, progress)
+
+
+# -- points: a study's expensive units of work, through samtheory.sweep --------------------------
+
+CHECK_FIELDS = ("theorem", "empirical", "ci_low", "ci_high", "bound", "verdict", "note", "p_value", "level")
+
+
+def check_values(result):
+    """The fields of a ``theory.CheckResult`` that ``Claim.from_check`` reads, as a point's values."""
+    return {name: getattr(result, name) for name in CHECK_FIELDS}
+
+
+def checked(values):
+    """The ``check_values`` of a point as an object ``Claim.from_check`` takes."""
+    return types.SimpleNamespace(**{name: values[name] for name in CHECK_FIELDS})
+
+
+def task_point(study, task, **parameters):
+    """The point function of every study's sweep: ``TASKS[task](**parameters)`` of the study
+    module ``study`` (``samtheory.studies.load``)."""
+    from . import load
+    return load(study).TASKS[task](**parameters)
+
+
+class Points:
+    """Computes a study's points with ``samtheory.sweep.sweep`` (``task_point``).
+
+    Parameters
+    ----------
+    study : str
+        The study's ``NAME``.
+    store : str or os.PathLike, optional
+        The sweep store (kept: a rerun computes only the points it lacks); None: a
+        temporary one, removed when the points are read.
+    executor : optional
+        ``sweep``'s executor (None: in this process).
+    progress : function, optional
+        Called with no argument once per point (stored or computed).
+    """
+
+    def __init__(self, study, store=None, executor=None, progress=None):
+        self.study, self.store, self.executor, self.progress = study, store, executor, progress
+
+    def __call__(self, *parts):
+        """Compute every point of ``parts`` (lists of dicts with ``task`` and its parameters),
+        all in one sweep, and return, per part, the list of what its points returned
+        (``sweep.store.Store.values``: arrays as NumPy arrays, Trajectories loaded). A point
+        that failed (it raised) stops the study with a RuntimeError naming it, its worker
+        traceback attached as a note; the next run with the same store computes it again."""
+        grid = [{"study": self.study, **point} for part in parts for point in part]
+        if self.store is not None:
+            values = self._compute(grid, self.store)
+        else:
+            with tempfile.TemporaryDirectory(prefix=f"samtheory-{self.study}-") as folder:
+                values = self._compute(grid, folder)
+        ends = np.cumsum([len(part) for part in parts])
+        return [values[end - len(part):end] for part, end in zip(parts, ends)]
+
+    def _compute(self, grid, store):
+        table = sweep(grid, task_point, store, executor=self.executor, retry_failed=True,
+                      progress=self.progress or False)
+        failed = table.index[table["status"] == "error"]
+        if len(failed):
+            first = failed[0]
+            error = RuntimeError(f"{len(failed)} of {len(table)} points failed; the first, {grid[first]}: "
+                                 f"{table.at[first, 'error']}")
+            error.add_note(f"traceback of the point:\n{table.at[first, 'traceback']}")
+            raise error
+        opened = Store(store)
+        return [opened.values(opened.read(key)) for key in table["key"]]

@@ -45,7 +45,7 @@ from scipy.special import expit
 from .. import problems, rules
 from ..engine.codes import RATIONAL, SINE, SQUARED
 from ..plots import plt, save_figure
-from .base import StudyResult, decided_claim, exact_claim, full_batch, output_dir
+from .base import StudyResult, decided_claim, exact_claim, full_batch, prepare
 
 NAME = "edge_of_stability"
 TITLE = "Edge of stability: sharpness reached under GD, USAM and SAM against the predicted edges"
@@ -57,6 +57,7 @@ CONFIG = {
 REG = 1.5
 RHO_USAM, RHO_SAM = 0.1, 0.05
 START_NOISE = 0.01
+RULES = ("GD", "USAM", "SAM")
 FD_STEP, FD_TOLERANCE = 1e-5, 1e-6
 
 
@@ -148,14 +149,40 @@ def rule_at(name, edge):
     return rules.SGD(2 / edge)
 
 
-def run(size="quick", outdir=".", seed=0, progress=None):
-    """Run the study (x₀'s perturbation uses ``seed``); write figures; return a ``StudyResult``."""
+def sharp_start(problem, seed):
+    """x₀ = x* + ``START_NOISE``·z, z ~ N(0, I) drawn with ``seed``."""
+    return problem.x_star + START_NOISE * np.random.default_rng(seed).standard_normal(problem.d)
+
+
+# -- points -------------------------------------------------------------------------------------
+
+def sharpness_point(rule, edge, settle, steps, seed):
+    """``lam`` = λ_max(∇²f(x_t)) and ``grad`` = ‖∇f(x_t)‖ at the ``steps`` + 1 iterates of
+    ``rule_at(rule, edge)`` from the sharp start, after ``settle`` steps first (none when 0),
+    and the rule's step ``eta``."""
+    problem, chosen = make_problem(), rule_at(rule, edge)
+    x = sharp_start(problem, seed)
+    if settle:
+        x = full_batch(problem, chosen, settle, x0=x, record_every=settle).final_x[0]
+    lam, grad = sharpness(problem, iterates(problem, chosen, x, steps))
+    return {"lam": lam, "grad": grad, "eta": float(chosen.lr.value)}
+
+
+TASKS = {"sharpness": sharpness_point}
+
+
+def units(size):
+    """The study's points (``progress`` calls): every rule at every edge, and each rule's series."""
+    return len(RULES) * (CONFIG[size]["edges"] + 1)
+
+
+def run(size="quick", outdir=".", seed=0, progress=None, store=None, executor=None):
+    """Run the study (its points through ``samtheory.sweep``, in ``store`` on ``executor``;
+    x₀'s perturbation uses ``seed``); write figures; return a ``StudyResult``."""
     start = time.perf_counter()
-    if size not in CONFIG:
-        raise ValueError(f"size must be one of {sorted(CONFIG)}, got {size!r}")
-    cfg, outdir, tick = CONFIG[size], output_dir(outdir), progress or (lambda: None)
+    cfg, outdir, compute = prepare(NAME, CONFIG, size, outdir, progress, store, executor)
     problem = make_problem()
-    x0 = problem.x_star + START_NOISE * np.random.default_rng(seed).standard_normal(problem.d)
+    x0 = sharp_start(problem, seed)
     lam0 = hessian_top_eigenvalue(problem, x0)
     setting = (f"sine LS n=d=16, c={REG:g}, λ_j∈[0.8, 4], x₀ = x* + {START_NOISE:g}z (λ₀={lam0:.3g}), "
                f"settle {cfg['settle']} + tail {cfg['tail']} steps")
@@ -165,22 +192,17 @@ def run(size="quick", outdir=".", seed=0, progress=None):
                               finite_difference_error(problem, problem.x_star + (x0 - problem.x_star) * 100)),
                           0.0, FD_TOLERANCE, note=f"step {FD_STEP:g}, O(h²) error")]
     E = edges(problem, cfg["edges"])
-    reached = {name: [] for name in ("GD", "USAM", "SAM")}
-    for edge in E:
-        for name in reached:
-            rule = rule_at(name, edge)
-            settled = full_batch(problem, rule, cfg["settle"], x0=x0, record_every=cfg["settle"]).final_x[0]
-            lam, grad = sharpness(problem, iterates(problem, rule, settled, cfg["tail"]))
-            eta = float(rule.lr.value)
-            reached[name].append((edge, lam, grad, eta))
-            tick()
-    claims += _edge_claims(reached, setting, lam0)
-    series = {}
     middle = E[len(E) // 2]
-    for name in reached:
-        rule = rule_at(name, middle)
-        series[name] = (*sharpness(problem, iterates(problem, rule, x0, cfg["series"])), float(rule.lr.value))
-        tick()
+    at_edges = [dict(task="sharpness", rule=name, edge=edge, settle=cfg["settle"], steps=cfg["tail"], seed=seed)
+                for edge in E for name in RULES]
+    from_start = [dict(task="sharpness", rule=name, edge=middle, settle=0, steps=cfg["series"], seed=seed)
+                  for name in RULES]
+    edge_values, series_values = compute(at_edges, from_start)
+    reached = {name: [] for name in RULES}
+    for point, v in zip(at_edges, edge_values):
+        reached[point["rule"]].append((point["edge"], v["lam"], v["grad"], v["eta"]))
+    claims += _edge_claims(reached, setting, lam0)
+    series = {name: (v["lam"], v["grad"], v["eta"]) for name, v in zip(RULES, series_values)}
     figures = [_series_figure(outdir, series, middle), _reached_figure(outdir, reached)]
     return StudyResult(NAME, TITLE, claims, figures, time.perf_counter() - start)
 

@@ -39,7 +39,7 @@ from ..engine.simulate import simulate
 from ..plots import band, plt, save_figure
 from ..sampling import TauNice, draw_coins
 from ..schedules import Constant, Linear, Piecewise, TrigDecreasing, TrigIncreasing
-from .base import Claim, StudyResult, decided_claim, exact_claim, mean_ci, output_dir, run_seed
+from .base import Claim, StudyResult, check_values, checked, decided_claim, exact_claim, mean_ci, prepare, run_seed
 
 NAME = "rst"
 TITLE = "RST / G-RST: accuracy per gradient evaluation and the error floor in p̄"
@@ -109,22 +109,65 @@ def evaluations_claim(label, out, seed, configuration):
                           note="standard error from the known variance Σp(1−p)")]
 
 
-def run(size="quick", outdir=".", seed=0, progress=None):
-    """Run the study; write figures into ``outdir``; return a ``StudyResult``."""
+# -- points -------------------------------------------------------------------------------------
+
+def step_size(problem):
+    """η = 1/(4β), β = L_max: the largest step ``theory.rst_bound_published`` admits."""
+    return 1.0 / (4.0 * problem.L_max)
+
+
+def method_point(method, T, trajectories, seed):
+    """One method of ``METHODS`` for T steps, recorded every T/50 steps."""
+    problem = make_problem()
+    out = simulate(problem, METHODS[method](step_size(problem), RHO), TauNice(BATCH), steps=T,
+                   trajectories=trajectories, seed=seed, record_every=max(1, T // 50))
+    return {"run": out}
+
+
+def floor_point(p, steps, trajectories, seed):
+    """RST with constant p for ``steps`` steps, recorded every steps/100 (the floor F(p))."""
+    problem = make_problem()
+    out = simulate(problem, rules.RST(step_size(problem), RHO, Constant(p)), TauNice(BATCH), steps=steps,
+                   trajectories=trajectories, seed=seed, record_every=max(1, steps // 100))
+    return {"run": out}
+
+
+def check_point(p, T, trajectories, seed):
+    """``theory.check`` of ``theory.rst_bound`` with constant p."""
+    problem = make_problem()
+    result = theory.check(theory.rst_bound(), problem=problem, rule=rules.RST(step_size(problem), RHO, Constant(p)),
+                          sampler=TauNice(BATCH), steps=T, trajectories=trajectories, seed=seed)
+    return check_values(result)
+
+
+TASKS = {"method": method_point, "floor": floor_point, "check": check_point}
+
+
+def units(size):
+    """The study's points (``progress`` calls): the methods, the floor runs and the checks."""
+    cfg = CONFIG[size]
+    return len(METHODS) + len(cfg["floor_p"]) + len(cfg["check_p"])
+
+
+def run(size="quick", outdir=".", seed=0, progress=None, store=None, executor=None):
+    """Run the study (its points through ``samtheory.sweep``, in ``store`` on ``executor``);
+    write figures into ``outdir``; return a ``StudyResult``."""
     start = time.perf_counter()
-    if size not in CONFIG:
-        raise ValueError(f"size must be one of {sorted(CONFIG)}, got {size!r}")
-    cfg, outdir, tick = CONFIG[size], output_dir(outdir), progress or (lambda: None)
+    cfg, outdir, compute = prepare(NAME, CONFIG, size, outdir, progress, store, executor)
     problem, sampler = make_problem(), TauNice(BATCH)
-    beta = problem.L_max
-    eta = 1.0 / (4.0 * beta)
+    eta = step_size(problem)
     setting = (f"logistic n={problem.n} d={problem.d}, τ-nice b={BATCH}, η=1/(4β)={eta:.4g}, "
                f"ρ={RHO:g}")
     claims, curves = [], {}
     T = cfg["steps"]
-    for k, (label, make_rule) in enumerate(METHODS.items()):
-        out = simulate(problem, make_rule(eta, RHO), sampler, steps=T, trajectories=cfg["trajectories"],
-                       seed=run_seed(seed, k), record_every=max(1, T // 50))
+    floors = [dict(task="floor", p=p, steps=cfg["floor_steps"], trajectories=cfg["floor_trajectories"],
+                   seed=run_seed(seed, 500 + k)) for k, p in enumerate(cfg["floor_p"])]
+    methods = [dict(task="method", method=label, T=T, trajectories=cfg["trajectories"], seed=run_seed(seed, k))
+               for k, label in enumerate(METHODS)]
+    checks = [dict(task="check", p=p, T=T, trajectories=cfg["check_trajectories"], seed=run_seed(seed, 1000 + j))
+              for j, p in enumerate(cfg["check_p"])]
+    floor_values, method_values, check_results = compute(floors, methods, checks)    # the longest runs first
+    for k, (label, out) in enumerate(zip(METHODS, (v["run"] for v in method_values))):
         claims.extend(evaluations_claim(label, out, run_seed(seed, k), f"{setting}, T={T}"))
         expected = T * (1 + float(out.schedules["perturb_prob"].mean()))
         final = fit.final_values(out, "grad_norm_sq")
@@ -135,32 +178,22 @@ def run(size="quick", outdir=".", seed=0, progress=None):
                             note=f"{expected:.0f} expected gradient evaluations"))
         curves[label] = (out.metrics["grad_evals"].mean(axis=0),
                          np.array([mean_ci(column) for column in out.metrics["grad_norm_sq"].T]).T)
-        tick()
 
-    floor_rows, floor_claims = _floor(problem, sampler, eta, cfg, seed, setting, tick)
+    floor_rows, floor_claims = _floor(problem, sampler, eta, cfg, seed, setting, [v["run"] for v in floor_values])
     claims.extend(floor_claims)
-    for j, p in enumerate(cfg["check_p"]):
-        theorem = theory.rst_bound()
-        rule = rules.RST(eta, RHO, Constant(p))
-        result = theory.check(theorem, problem=problem, rule=rule, sampler=sampler, steps=T,
-                              trajectories=cfg["check_trajectories"],
-                              seed=run_seed(seed, 1000 + j))
-        claims.append(Claim.from_check(result, f"{setting}, constant p={p:g}, T={T}", theorem.source))
-        tick()
+    for p, result in zip(cfg["check_p"], check_results):
+        claims.append(Claim.from_check(checked(result), f"{setting}, constant p={p:g}, T={T}",
+                                       theory.rst_bound().source))
     figures = [_accuracy_figure(outdir, curves, setting), _floor_figure(outdir, *floor_rows)]
     return StudyResult(NAME, TITLE, claims, figures, time.perf_counter() - start)
 
 
-def _floor(problem, sampler, eta, cfg, seed, setting, tick):
-    """Floors at constant p̄, the slope claim and the increase row."""
-    p_values, samples, floors = cfg["floor_p"], [], []
-    for k, p in enumerate(p_values):
-        out = simulate(problem, rules.RST(eta, RHO, Constant(p)), sampler, steps=cfg["floor_steps"],
-                       trajectories=cfg["floor_trajectories"], seed=run_seed(seed, 500 + k),
-                       record_every=max(1, cfg["floor_steps"] // 100))
-        samples.append(fit.tail_means(out, "grad_norm_sq", tail=0.5))
-        floors.append(fit.plateau(out, "grad_norm_sq", tail=0.5).size)
-        tick()
+def _floor(problem, sampler, eta, cfg, seed, setting, runs):
+    """Floors at constant p̄ (``runs``: one per ``cfg["floor_p"]``), the slope claim and the
+    increase row."""
+    p_values = cfg["floor_p"]
+    samples = [fit.tail_means(out, "grad_norm_sq", tail=0.5) for out in runs]
+    floors = [fit.plateau(out, "grad_norm_sq", tail=0.5).size for out in runs]
     theorem = theory.rst_bound()       # its bound is affine in p̄: the slope is B(1) − B(0)
     numbers, _ = theorem.numbers(problem, rules.RST(eta, RHO, Constant(0.0)), sampler, cfg["floor_steps"])
     slope_th = theorem.bound_value({**numbers, "p_bar": 1.0}) - theorem.bound_value({**numbers, "p_bar": 0.0})

@@ -44,7 +44,7 @@ from .. import rules, theory
 from ..plots import plt, save_figure
 from ..problems import Quadratic, saddle
 from ..theory.stability import GROWTH
-from .base import Claim, StudyResult, decided_claim, exact_claim, full_batch, output_dir
+from .base import Claim, StudyResult, check_values, checked, decided_claim, exact_claim, full_batch, prepare
 
 NAME = "stable_sam"
 TITLE = "Stable SAM: regime map (η × ρ) and saddle-escape times"
@@ -64,15 +64,16 @@ RULES = {                    # label → (make_rule(η, ρ), kind of closed form
     "Stable SAM λ=1": (lambda eta, rho: rules.StableSAM(eta, rho, lam=1.0), "stable"),
 }
 ESCAPE_ETA, ESCAPE_LIMIT, ESCAPE_START = 0.05, 20000, (1.0, 1e-3)
-ESCAPES = (                  # (label, make_rule(ρ), ρ, step of docs/theory.md §4; None = stuck)
-    ("GD", lambda rho: rules.SGD(ESCAPE_ETA), 0.0, 142),
-    ("USAM", lambda rho: rules.USAM(ESCAPE_ETA, rho), 0.5, 280),
-    ("USAM", lambda rho: rules.USAM(ESCAPE_ETA, rho), 0.9, 1386),
-    ("USAM", lambda rho: rules.USAM(ESCAPE_ETA, rho), 2.0, None),
-    ("Stable USAM", lambda rho: rules.StableSAM(ESCAPE_ETA, rho, lam=0.0), 0.5, 212),
-    ("Stable USAM", lambda rho: rules.StableSAM(ESCAPE_ETA, rho, lam=0.0), 0.9, 274),
-    ("Stable USAM", lambda rho: rules.StableSAM(ESCAPE_ETA, rho, lam=0.0), 2.0, None),
+ESCAPE_RULES = {             # label → make_rule(ρ)
+    "GD": lambda rho: rules.SGD(ESCAPE_ETA),
+    "USAM": lambda rho: rules.USAM(ESCAPE_ETA, rho),
+    "Stable USAM": lambda rho: rules.StableSAM(ESCAPE_ETA, rho, lam=0.0),
+}
+ESCAPES = (                  # (label, ρ, step of docs/theory.md §4; None = stuck)
+    ("GD", 0.0, 142), ("USAM", 0.5, 280), ("USAM", 0.9, 1386), ("USAM", 2.0, None),
+    ("Stable USAM", 0.5, 212), ("Stable USAM", 0.9, 274), ("Stable USAM", 2.0, None),
 )
+THRESHOLDS = ("gd_threshold", "usam_threshold", "sam_threshold", "stable_sam_threshold")   # of theory
 
 
 # -- regime map ------------------------------------------------------------------------
@@ -111,20 +112,22 @@ def excluded(kind, eta, rho, lam_max, eta_half, rho_half):
                for a in (1 / eta_half, eta_half) for b in (1 / rho_half, rho_half))
 
 
-def regime_map(make_rule, etas, rhos, steps, problem, rho_free=False, tick=None):
-    """(len(ρ), len(η)) array of class indices (``CLASSES``); ``rho_free``: the rule ignores
-    ρ, so one run per η serves every ρ."""
-    out = np.empty((len(rhos), len(etas)), dtype=int)
-    for j, eta in enumerate(etas):
-        for i, rho in enumerate(rhos[:1] if rho_free else rhos):
-            run = full_batch(problem, make_rule(eta, rho), steps, record_every=steps // 2)
-            g = run.metrics["grad_norm_sq"][0]
-            out[i, j] = CLASSES.index(classify(g[0], g[1], g[-1], bool(run.diverged[0])))
-            if tick:
-                tick()
-        if rho_free:
-            out[:, j] = out[0, j]
+def regime_column(make_rule, eta, rhos, steps, problem, rho_free=False):
+    """(len(ρ),) array of class indices (``CLASSES``) at one η; ``rho_free``: the rule ignores
+    ρ, so one run serves every ρ."""
+    out = np.empty(len(rhos), dtype=int)
+    for i, rho in enumerate(rhos[:1] if rho_free else rhos):
+        run = full_batch(problem, make_rule(eta, rho), steps, record_every=steps // 2)
+        g = run.metrics["grad_norm_sq"][0]
+        out[i] = CLASSES.index(classify(g[0], g[1], g[-1], bool(run.diverged[0])))
+    if rho_free:
+        out[:] = out[0]
     return out
+
+
+def map_problem():
+    """½xᵀdiag(``EIGENVALUES``)x from x₀ = 1, the problem of the regime map."""
+    return Quadratic(np.array(EIGENVALUES), x0=np.ones(len(EIGENVALUES)))
 
 
 def _check_resolution(etas, rhos, steps, lam):
@@ -168,14 +171,12 @@ def escape(rule, a=1.0, c=1.0, start=ESCAPE_START, limit=ESCAPE_LIMIT):
     return k, float(np.nanmax(y[:above[0] + 1]))
 
 
-def escape_claims():
-    """(claims, measured steps) for ``ESCAPES``."""
-    claims, measured = [], []
-    for label, make_rule, rho, expected in ESCAPES:
+def escape_claims(measured):
+    """The claims of ``ESCAPES`` from their measured ``escape`` results (step or None, max |y_t|)."""
+    claims = []
+    for (label, rho, expected), (step, y_max) in zip(ESCAPES, measured, strict=True):
         if label != "Stable USAM" and closed_form_escape(ESCAPE_ETA, rho) != expected:
             raise AssertionError(f"the expected {label} ρ={rho:g} step disagrees with the closed form")
-        step, y_max = escape(make_rule(rho))
-        measured.append(step)
         config = f"½(x² − y²), η={ESCAPE_ETA:g}, ρ={rho:g}, start {ESCAPE_START}"
         if expected is None:
             claims.append(decided_claim(f"{label} stuck at the saddle (max |y_t| ≤ 1)", SOURCE, config,
@@ -186,28 +187,64 @@ def escape_claims():
             claims.append(exact_claim(f"{label} escape step", SOURCE, config,
                                       math.nan if step is None else step, expected,
                                       note="first t with |y_t| > 1, docs/theory.md §4"))
-    return claims, measured
+    return claims
+
+
+# -- points -------------------------------------------------------------------------------------
+
+def regime_point(rule, eta, rho_low, rho_high, rho_count, steps):
+    """The classes of one column (one η, every ρ of the grid (low, high, count)) of ``rule``'s map."""
+    make_rule, kind = RULES[rule]
+    rhos, _ = grid((rho_low, rho_high, rho_count))
+    return {"classes": regime_column(make_rule, eta, rhos, steps, map_problem(), rho_free=kind == "gd")}
+
+
+def threshold_point(factory, seed):
+    """``theory.check`` of the stability threshold ``getattr(theory, factory)()`` on its example."""
+    theorem = getattr(theory, factory)()
+    return check_values(theory.check(theorem, **theorem.example(), trajectories=1, seed=seed))
+
+
+def escape_point(rule, rho):
+    """``escape`` of ``ESCAPE_RULES[rule](rho)``: ``escaped``, ``step`` (0 when stuck), ``y_max``."""
+    step, y_max = escape(ESCAPE_RULES[rule](rho))
+    return {"escaped": step is not None, "step": step or 0, "y_max": y_max}
+
+
+TASKS = {"regime": regime_point, "threshold": threshold_point, "escape": escape_point}
+
+
+def units(size):
+    """The study's points (``progress`` calls): a map column per rule and η, the thresholds,
+    the escapes."""
+    return len(RULES) * CONFIG[size]["etas"][2] + len(THRESHOLDS) + len(ESCAPES)
 
 
 # -- the study ---------------------------------------------------------------------------
 
-def run(size="quick", outdir=".", seed=0, progress=None):
-    """Run the study (deterministic: ``seed`` is unused, full batch); write the figures."""
+def run(size="quick", outdir=".", seed=0, progress=None, store=None, executor=None):
+    """Run the study (its points through ``samtheory.sweep``, in ``store`` on ``executor``;
+    full batch: ``seed`` only reaches the threshold checks, which do not draw); write the
+    figures."""
     start = time.perf_counter()
-    if size not in CONFIG:
-        raise ValueError(f"size must be one of {sorted(CONFIG)}, got {size!r}")
-    cfg, outdir, tick = CONFIG[size], output_dir(outdir), progress or (lambda: None)
+    cfg, outdir, compute = prepare(NAME, CONFIG, size, outdir, progress, store, executor)
     lam = np.array(EIGENVALUES)
-    problem = Quadratic(lam, x0=np.ones(lam.size))
     etas, eta_half = grid(cfg["etas"])
     rhos, rho_half = grid(cfg["rhos"])
     _check_resolution(etas, rhos, cfg["steps"], lam)
     setting = (f"diag{EIGENVALUES}, x₀=1, T={cfg['steps']}, η∈[{etas[0]:g}, {etas[-1]:g}] × "
                f"ρ∈[{rhos[0]:g}, {rhos[-1]:g}] ({etas.size}×{rhos.size} log grid)")
+    rho_low, rho_high, rho_count = cfg["rhos"]
+    columns = [dict(task="regime", rule=label, eta=eta, rho_low=rho_low, rho_high=rho_high, rho_count=rho_count,
+                    steps=cfg["steps"]) for label in RULES for eta in etas]
+    escapes = [dict(task="escape", rule=label, rho=rho) for label, rho, _ in ESCAPES]
+    thresholds = [dict(task="threshold", factory=name, seed=seed) for name in THRESHOLDS]
+    escape_values, column_values, threshold_values = compute(escapes, columns, thresholds)   # longest first
+    escaped = [(v["step"] if v["escaped"] else None, v["y_max"]) for v in escape_values]
+    column_classes = iter(v["classes"] for v in column_values)
     claims, maps = [], {}
-    for label, (make_rule, kind) in RULES.items():
-        maps[label] = measured = regime_map(make_rule, etas, rhos, cfg["steps"], problem,
-                                            rho_free=kind == "gd", tick=tick)
+    for label, (_, kind) in RULES.items():
+        maps[label] = measured = np.column_stack([next(column_classes) for _ in etas])
         agree = total = 0
         for i, rho in enumerate(rhos):
             for j, eta in enumerate(etas):
@@ -218,20 +255,15 @@ def run(size="quick", outdir=".", seed=0, progress=None):
                                   agree / total, 1.0,
                                   note=f"{agree}/{total} cells; {etas.size * rhos.size - total} "
                                        "within half a grid step of a boundary excluded"))
-    for factory in (theory.gd_threshold, theory.usam_threshold, theory.sam_threshold,
-                    theory.stable_sam_threshold):
-        theorem = factory()
+    for name, result in zip(THRESHOLDS, threshold_values):
+        theorem = getattr(theory, name)()
         example = theorem.example()
-        result = theory.check(theorem, **example, trajectories=1, seed=seed)
-        claims.append(replace(Claim.from_check(result, f"{example['rule'].name} on "
+        claims.append(replace(Claim.from_check(checked(result), f"{example['rule'].name} on "
                                                f"{example['problem'].name}, T={example['steps']}",
                                                theorem.source), kind="equal"))
-        tick()
-    escapes, steps = escape_claims()
-    claims.extend(escapes)
-    tick()
+    claims.extend(escape_claims(escaped))
     figures = [_map_figure(outdir, maps, etas, rhos, lam, eta_half, rho_half),
-               _escape_figure(outdir, steps)]
+               _escape_figure(outdir, [step for step, _ in escaped])]
     return StudyResult(NAME, TITLE, claims, figures, time.perf_counter() - start)
 
 
@@ -270,10 +302,10 @@ def _map_figure(outdir, maps, etas, rhos, lam, eta_half, rho_half):
 
 def _escape_figure(outdir, steps):
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    labels = [label.replace(" ", "\n") + (f"\nρ={rho:g}" if rho else "") for label, _, rho, _ in ESCAPES]
+    labels = [label.replace(" ", "\n") + (f"\nρ={rho:g}" if rho else "") for label, rho, _ in ESCAPES]
     heights = [ESCAPE_LIMIT if s is None else s for s in steps]
     bars = ax.bar(range(len(steps)), heights, color=["#555" if s is not None else "#bbb" for s in steps])
-    for bar, s, (_, _, _, expected) in zip(bars, steps, ESCAPES):
+    for bar, s, (_, _, expected) in zip(bars, steps, ESCAPES):
         ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
                 "stuck" if s is None else f"{s}\n(theory {expected})", ha="center", va="bottom", fontsize=7)
     ax.set_yscale("log")

@@ -65,7 +65,7 @@ from ..rules import UnifiedSAM
 from ..sampling import Importance, TauNice, WithReplacement
 from ..schedules import DecreasingRadius, DecreasingStep
 from ..theory.unified_sam import NOISE
-from .base import Claim, StudyResult, decided_claim, prepare, run_seed
+from .base import Claim, StudyResult, check_values, checked, decided_claim, prepare, run_seed
 
 NAME = "unified_sam"
 TITLE = "Unified SAM: linear convergence to a neighbourhood on PL problems"
@@ -211,120 +211,205 @@ def _plateau_claim(text, source, configuration, problem, rule, out, radius, outs
                          diverged=int(np.count_nonzero(out.diverged)), note=note)
 
 
-def _simulate(problem, rule, sampler, cfg, seed, steps=None):
-    steps = cfg["steps"] if steps is None else steps
-    return simulate(problem, rule, sampler, steps=steps, trajectories=cfg["trajectories"], seed=seed,
-                    record_every=cfg["record_every"] * steps // cfg["steps"])
+def _record_every(cfg, steps):
+    """Record every ``record_every`` steps at the base horizon, proportionally more at others."""
+    return cfg["record_every"] * steps // cfg["steps"]
 
 
-def _lambda_sweep(theorem, cfg, seed, tick):
-    """(a) and (b): every problem × λ. Returns rows and {problem: [(λ, out, q, plateau, 2N/μ)]}."""
-    rows, curves, k = [], {}, 0
-    sampler = TauNice(BATCH)
-    for name, make in PROBLEMS.items():
-        problem = make()
-        steps = cfg["steps"] * STEPS_FACTOR.get(name, 1)
-        curves[name] = []
-        for lam in LAMBDAS:
-            rule = tuned_rule(theorem, problem, sampler, steps, lam)
-            configuration = f"{name}, " + _describe(rule, f"τ-nice b={BATCH}", steps)
-            run_id = run_seed(seed, k)
-            result = theory.check(theorem, problem=problem, rule=rule, sampler=sampler, steps=steps,
-                                  trajectories=cfg["trajectories"], seed=run_id)
-            rows.append(Claim.from_check(result, configuration, SOURCE))
-            out = _simulate(problem, rule, sampler, cfg, run_id, steps)
-            more, q, radius = _rate_and_plateau(theorem, problem, rule, sampler, steps, out,
-                                                configuration, cfg["n_boot"], seed)
-            rows += more
-            level = fit.plateau(out, "loss_gap").size if len(more) > 1 else None
-            curves[name].append((lam, out, level, radius))
-            k += 1
-            tick()
-    return rows, curves, k
-
-
-def _sampler_sweep(theorem, cfg, seed, tick, first):
-    """(c): samplers on the inconsistent problem at λ = ½."""
-    problem = PROBLEMS[INCONSISTENT]()
+def study_samplers():
+    """(c): label → sampler, τ-nice b ∈ ``SAMPLER_BATCHES`` and single-element uniform and importance."""
     samplers = {f"τ-nice b={b}": TauNice(b) for b in SAMPLER_BATCHES}
     samplers.update({"uniform b=1": WithReplacement(1), "importance b=1": Importance(1)})
+    return samplers
+
+
+def bias_rule(problem, gamma, rho):
+    """(e): Oikonomou & Loizou's decreasing schedules from the constant γ and ρ, λ = ½."""
+    return UnifiedSAM(DecreasingStep(gamma, problem.mu), DecreasingRadius(rho), SAMPLER_LAMBDA)
+
+
+BIAS_ESTIMATORS = ("reweighted (unbiased)", "unreweighted (authors')")
+
+
+# -- points -------------------------------------------------------------------------------------
+
+def lambda_point(problem, lam, steps, trajectories, record_every, seed):
+    """(a), (b): the tuned rule (``gamma``, ``rho``), ``theory.check`` and a recorded ``run``
+    for one problem of ``PROBLEMS`` and one λ, τ-nice b = ``BATCH``."""
+    theorem, chosen, sampler = theory.unified_sam_pl(), PROBLEMS[problem](), TauNice(BATCH)
+    rule = tuned_rule(theorem, chosen, sampler, steps, lam)
+    result = theory.check(theorem, problem=chosen, rule=rule, sampler=sampler, steps=steps,
+                          trajectories=trajectories, seed=seed)
+    out = simulate(chosen, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
+                   record_every=record_every)
+    return {**check_values(result), "gamma": rule.lr.value, "rho": rule.rho.value, "run": out}
+
+
+def sampler_point(sampler, lam, steps, trajectories, record_every, seed):
+    """(c): the tuned rule (``gamma``, ``rho``) and a recorded ``run`` for one sampler of
+    ``study_samplers()`` on the inconsistent problem."""
+    problem, drawn = PROBLEMS[INCONSISTENT](), study_samplers()[sampler]
+    rule = tuned_rule(theory.unified_sam_pl(), problem, drawn, steps, lam)
+    out = simulate(problem, rule, drawn, steps=steps, trajectories=trajectories, seed=seed,
+                   record_every=record_every)
+    return {"gamma": rule.lr.value, "rho": rule.rho.value, "run": out}
+
+
+def authors_point(sampler, lam, steps, trajectories, record_every, seed):
+    """(d): a recorded ``run`` of the authors' γ and ρ with one sampler of ``AUTHORS_SAMPLERS``."""
+    problem, drawn = PROBLEMS[INCONSISTENT](), AUTHORS_SAMPLERS[sampler]
+    out = simulate(problem, authors_rule(problem, drawn, lam), drawn, steps=steps, trajectories=trajectories,
+                   seed=seed, record_every=record_every)
+    return {"run": out}
+
+
+def bias_check_point(gamma, rho, steps, trajectories, seed):
+    """(e): ``theory.check`` of the decreasing-schedule theorem, reweighted importance sampling."""
+    problem = PROBLEMS[INCONSISTENT]()
+    result = theory.check(theory.unified_sam_pl_decreasing(), problem=problem, rule=bias_rule(problem, gamma, rho),
+                          sampler=Importance(BIAS_BATCH), steps=steps, trajectories=trajectories, seed=seed)
+    return check_values(result)
+
+
+def bias_point(estimator, gamma, rho, T, trajectories, seed):
+    """(e): ``to_star`` = ‖x_T − x*‖² and ``to_tilde`` = ‖x_T − x̃*‖² per trajectory after T
+    steps, with the ``estimator`` of ``BIAS_ESTIMATORS`` (the unreweighted one through
+    ``biased_problem``)."""
+    problem = PROBLEMS[INCONSISTENT]()
+    p = problem.L_i / problem.L_i.sum()
+    emulation = biased_problem(problem, p)
+    run_on, sampler = ((problem, Importance(BIAS_BATCH)) if estimator == BIAS_ESTIMATORS[0]
+                       else (emulation, WithReplacement(BIAS_BATCH, p)))
+    x = simulate(run_on, bias_rule(problem, gamma, rho), sampler, steps=T, trajectories=trajectories, seed=seed,
+                 record_every=T).final_x
+    return {"to_star": np.sum((x - problem.x_star) ** 2, axis=1),
+            "to_tilde": np.sum((x - emulation.x_star) ** 2, axis=1)}
+
+
+TASKS = {"lambda": lambda_point, "sampler": sampler_point, "authors": authors_point,
+         "bias_check": bias_check_point, "bias": bias_point}
+
+
+# -- the parts of the study: points, then rows ---------------------------------------------------
+
+def _lambda_points(cfg, seed):
+    """(a), (b): every problem × λ; run ids 0, 1, …"""
+    points = []
+    for name in PROBLEMS:
+        steps = cfg["steps"] * STEPS_FACTOR.get(name, 1)
+        points += [dict(task="lambda", problem=name, lam=lam, steps=steps, trajectories=cfg["trajectories"],
+                        record_every=_record_every(cfg, steps), seed=run_seed(seed, len(points) + k))
+                   for k, lam in enumerate(LAMBDAS)]
+    return points
+
+
+def _lambda_sweep(theorem, cfg, seed, points, results):
+    """(a) and (b) from the λ points. Returns rows and {problem: [(λ, out, plateau, 2N/μ)]}."""
+    rows, curves = [], {name: [] for name in PROBLEMS}
+    sampler = TauNice(BATCH)
+    for point, result in zip(points, results):
+        name, lam, steps = point["problem"], point["lam"], point["steps"]
+        problem, out = PROBLEMS[name](), result["run"]
+        rule = UnifiedSAM(result["gamma"], result["rho"], lam)
+        configuration = f"{name}, " + _describe(rule, f"τ-nice b={BATCH}", steps)
+        rows.append(Claim.from_check(checked(result), configuration, SOURCE))
+        more, q, radius = _rate_and_plateau(theorem, problem, rule, sampler, steps, out,
+                                            configuration, cfg["n_boot"], seed)
+        rows += more
+        level = fit.plateau(out, "loss_gap").size if len(more) > 1 else None
+        curves[name].append((lam, out, level, radius))
+    return rows, curves
+
+
+def _sampler_points(cfg, seed, first):
+    """(c): the samplers of ``study_samplers()`` at λ = ½; run ids ``first``, …"""
+    return [dict(task="sampler", sampler=label, lam=SAMPLER_LAMBDA, steps=cfg["steps"],
+                 trajectories=cfg["trajectories"], record_every=_record_every(cfg, cfg["steps"]),
+                 seed=run_seed(seed, first + k)) for k, label in enumerate(study_samplers())]
+
+
+def _sampler_sweep(theorem, cfg, seed, results):
+    """(c): samplers on the inconsistent problem at λ = ½."""
+    problem = PROBLEMS[INCONSISTENT]()
     rows, curves = [], []
-    for k, (label, sampler) in enumerate(samplers.items()):
-        rule = tuned_rule(theorem, problem, sampler, cfg["steps"], SAMPLER_LAMBDA)
+    for (label, sampler), result in zip(study_samplers().items(), results):
+        rule, out = UnifiedSAM(result["gamma"], result["rho"], SAMPLER_LAMBDA), result["run"]
         configuration = f"{INCONSISTENT}, " + _describe(rule, label, cfg["steps"])
-        out = _simulate(problem, rule, sampler, cfg, run_seed(seed, first + k))
         more, q, radius = _rate_and_plateau(theorem, problem, rule, sampler, cfg["steps"], out, configuration,
                                             cfg["n_boot"], seed)
         rows += [replace(row, claim=f"[{label}] {row.claim}") for row in more]
         curves.append((label, rule, out))
-        tick()
-    return rows, curves, first + len(samplers)
+    return rows, curves
 
 
-def _authors_sweep(theorem, cfg, seed, tick, first):
+def _authors_points(cfg, seed, first):
+    """(d): every λ with both samplers of ``AUTHORS_SAMPLERS`` (which share the λ's run id
+    ``first + k``)."""
+    steps = cfg["authors_steps"]
+    return [dict(task="authors", sampler=label, lam=lam, steps=steps, trajectories=cfg["trajectories"],
+                 record_every=_record_every(cfg, steps), seed=run_seed(seed, first + k))
+            for k, lam in enumerate(LAMBDAS) for label in AUTHORS_SAMPLERS]
+
+
+def _authors_sweep(theorem, cfg, seed, points, results):
     """(d): the authors' γ and ρ on the inconsistent problem, b = 8, τ-nice and with
-    replacement (both samplers of one λ share its seed). Returns rows, the plateau points
-    {sampler: [(λ, plateau, 2N/μ, meets our conditions)]} and the next run index."""
+    replacement. Returns rows and the plateau points {sampler: [(λ, plateau, 2N/μ, meets
+    our conditions)]}."""
     problem, steps = PROBLEMS[INCONSISTENT](), cfg["authors_steps"]
-    rows, points = [], {label: [] for label in AUTHORS_SAMPLERS}
-    for k, lam in enumerate(LAMBDAS):
-        for label, sampler in AUTHORS_SAMPLERS.items():
-            rule = authors_rule(problem, sampler, lam)
-            numbers, schedules = theorem.numbers(problem, rule, sampler, steps)
-            failing = [report for report in theorem.condition_reports(numbers, schedules) if not report.holds]
-            out = _simulate(problem, rule, sampler, cfg, run_seed(seed, first + k), steps)
-            configuration = f"{INCONSISTENT}, " + _describe(rule, label, steps)
-            radius = neighbourhood(theorem, problem, rule, sampler, steps)
-            if failing:
-                more = [_plateau_claim("plateau E[f − f*] ≤ 2N/μ + transient", AUTHORS, configuration, problem,
-                                       rule, out, radius, outside=failing)]
-            else:
-                more, _, _ = _rate_and_plateau(theorem, problem, rule, sampler, steps, out, configuration,
-                                               cfg["n_boot"], seed)
-            rows += [replace(row, claim=f"[authors' γ, ρ; {label}] {row.claim}", source=AUTHORS) for row in more]
-            points[label].append((lam, fit.plateau(out, "loss_gap").size, radius, not failing))
-            tick()
-    return rows, points, first + len(LAMBDAS)
+    rows, plateaus = [], {label: [] for label in AUTHORS_SAMPLERS}
+    for point, result in zip(points, results):
+        label, lam, out = point["sampler"], point["lam"], result["run"]
+        sampler = AUTHORS_SAMPLERS[label]
+        rule = authors_rule(problem, sampler, lam)
+        numbers, schedules = theorem.numbers(problem, rule, sampler, steps)
+        failing = [report for report in theorem.condition_reports(numbers, schedules) if not report.holds]
+        configuration = f"{INCONSISTENT}, " + _describe(rule, label, steps)
+        radius = neighbourhood(theorem, problem, rule, sampler, steps)
+        if failing:
+            more = [_plateau_claim("plateau E[f − f*] ≤ 2N/μ + transient", AUTHORS, configuration, problem,
+                                   rule, out, radius, outside=failing)]
+        else:
+            more, _, _ = _rate_and_plateau(theorem, problem, rule, sampler, steps, out, configuration,
+                                           cfg["n_boot"], seed)
+        rows += [replace(row, claim=f"[authors' γ, ρ; {label}] {row.claim}", source=AUTHORS) for row in more]
+        plateaus[label].append((lam, fit.plateau(out, "loss_gap").size, radius, not failing))
+    return rows, plateaus
 
 
-def _iterates_at(problem, rule, sampler, horizons, trajectories, seed):
-    """x_T for every T in ``horizons``, one run per horizon with the same seed: (len, traj, d)."""
-    return np.stack([simulate(problem, rule, sampler, steps=int(T), trajectories=trajectories, seed=seed,
-                              record_every=int(T)).final_x for T in horizons])
+def _bias_points(cfg, seed, first):
+    """(e): the check and the runs to each horizon of both estimators (run id ``first``);
+    the constant γ, ρ are tuned here, once."""
+    problem = PROBLEMS[INCONSISTENT]()
+    T = cfg["bias_steps"]
+    constant = tuned_rule(theory.unified_sam_pl(), problem, Importance(BIAS_BATCH), T, SAMPLER_LAMBDA)
+    common = dict(gamma=constant.lr.value, rho=constant.rho.value, trajectories=cfg["trajectories"],
+                  seed=run_seed(seed, first))
+    horizons = np.unique(np.geomspace(16, T, 10).astype(int))
+    return ([dict(task="bias_check", steps=T, **common)]
+            + [dict(task="bias", estimator=estimator, T=horizon, **common)
+               for estimator in BIAS_ESTIMATORS for horizon in horizons])
 
 
-def _bias_study(cfg, seed, tick, first):
+def _bias_study(points, results):
     """(e): unreweighted versus reweighted importance sampling on the inconsistent problem."""
     problem = PROBLEMS[INCONSISTENT]()
-    p = problem.L_i / problem.L_i.sum()
-    emulation = biased_problem(problem, p)
-    x_star, x_tilde = problem.x_star, emulation.x_star
+    x_star, x_tilde = problem.x_star, biased_problem(problem, problem.L_i / problem.L_i.sum()).x_star
     bias = float(np.sum((x_tilde - x_star) ** 2))
-    unbiased_sampler, biased_sampler = Importance(BIAS_BATCH), WithReplacement(BIAS_BATCH, p)
-    constant = tuned_rule(theory.unified_sam_pl(), problem, unbiased_sampler, cfg["bias_steps"], SAMPLER_LAMBDA)
-    gamma, rho = constant.lr.value, constant.rho.value
-    rule = UnifiedSAM(DecreasingStep(gamma, problem.mu), DecreasingRadius(rho), SAMPLER_LAMBDA)
-    T = cfg["bias_steps"]
-    horizons = np.unique(np.geomspace(16, T, 10).astype(int))
-    run_id = run_seed(seed, first)
-    decreasing = theory.unified_sam_pl_decreasing()
-    check = theory.check(decreasing, problem=problem, rule=rule, sampler=unbiased_sampler, steps=T,
-                         trajectories=cfg["trajectories"], seed=run_id)
+    check, *runs = results
+    gamma, rho, T = points[0]["gamma"], points[0]["rho"], points[0]["steps"]
+    horizons = np.array([point["T"] for point in points[1:1 + len(runs) // 2]])
     setting = (f"{INCONSISTENT}, p_i ∝ L_i, b={BIAS_BATCH}, λ={SAMPLER_LAMBDA:g}, γ_k=min({gamma:.3g}, "
                f"(2k+1)/((k+1)²μ)), ρ_k=min({rho:.3g}, 1/(2k+1)), T={T}")
-    iterates = {"reweighted (unbiased)": _iterates_at(problem, rule, unbiased_sampler, horizons,
-                                                      cfg["trajectories"], run_id),
-                "unreweighted (authors')": _iterates_at(emulation, rule, biased_sampler, horizons,
-                                                        cfg["trajectories"], run_id)}
-    tick()
-    to_star = {k: np.sum((x - x_star) ** 2, axis=2) for k, x in iterates.items()}
-    to_tilde = {k: np.sum((x - x_tilde) ** 2, axis=2) for k, x in iterates.items()}
-    good, bad = (verdicts.sample_mean(to_star[k][-1]) for k in iterates)
+    per_estimator = {estimator: runs[k * horizons.size:(k + 1) * horizons.size]
+                     for k, estimator in enumerate(BIAS_ESTIMATORS)}
+    to_star = {k: np.stack([r["to_star"] for r in v]) for k, v in per_estimator.items()}
+    to_tilde = {k: np.stack([r["to_tilde"] for r in v]) for k, v in per_estimator.items()}
+    good, bad = (verdicts.sample_mean(to_star[k][-1]) for k in BIAS_ESTIMATORS)
     # the two runs share their streams trajectory by trajectory: compare them as pairs
     excess = verdicts.sample_mean(to_star["unreweighted (authors')"][-1] - to_star["reweighted (unbiased)"][-1])
     tilde_gap = float(np.mean(to_tilde["unreweighted (authors')"][-1]))
     rows = [
-        Claim.from_check(check, f"reweighted importance: {setting}", SOURCE),
+        Claim.from_check(checked(check), f"reweighted importance: {setting}", SOURCE),
         decided_claim("reweighted importance: E‖x_T − x*‖² below the bias ‖x̃* − x*‖²", SOURCE, setting,
                       good.mean, good.stderr, bias, df=good.df, note="x̃* = argmin Σ p_i f_i, in closed form"),
         decided_claim("unreweighted importance converges to x*: E‖x_T − x*‖² − the reweighted one's ≤ 0",
@@ -339,21 +424,30 @@ def _bias_study(cfg, seed, tick, first):
 
 
 def units(size):
-    """How many times ``run`` calls ``progress``: problems × λ, samplers, the authors' λ's ×
-    their samplers, and the importance-bias runs."""
+    """The study's points (``progress`` calls): problems × λ, samplers, the authors' λ's ×
+    their samplers, the importance-bias check and its runs to each horizon."""
+    cfg = CONFIG[size]
+    horizons = np.unique(np.geomspace(16, cfg["bias_steps"], 10).astype(int)).size
     return (len(PROBLEMS) * len(LAMBDAS) + len(SAMPLER_BATCHES) + 2 + len(LAMBDAS) * len(AUTHORS_SAMPLERS)
-            + 1)
+            + 1 + len(BIAS_ESTIMATORS) * horizons)
 
 
-def run(size="quick", outdir=".", seed=0, progress=None):
-    """Run the study; write figures into ``outdir``; return a ``StudyResult``."""
+def run(size="quick", outdir=".", seed=0, progress=None, store=None, executor=None):
+    """Run the study (its points through ``samtheory.sweep``, in ``store`` on ``executor``);
+    write figures into ``outdir``; return a ``StudyResult``."""
     start = time.perf_counter()
-    cfg, outdir, tick = prepare(CONFIG, size, outdir, progress)
+    cfg, outdir, compute = prepare(NAME, CONFIG, size, outdir, progress, store, executor)
     theorem = theory.unified_sam_pl()
-    sweep, curves, k = _lambda_sweep(theorem, cfg, seed, tick)
-    sampling_rows, sampling_curves, k = _sampler_sweep(theorem, cfg, seed, tick, k)
-    authors_rows, authors_points, k = _authors_sweep(theorem, cfg, seed, tick, k)
-    bias_rows, bias_data = _bias_study(cfg, seed, tick, k)
+    lambdas = _lambda_points(cfg, seed)
+    samplers = _sampler_points(cfg, seed, len(lambdas))
+    authors = _authors_points(cfg, seed, len(lambdas) + len(samplers))
+    bias = _bias_points(cfg, seed, len(lambdas) + len(samplers) + len(LAMBDAS))
+    # the longest runs first
+    authors_values, lambda_values, sampler_values, bias_values = compute(authors, lambdas, samplers, bias)
+    sweep, curves = _lambda_sweep(theorem, cfg, seed, lambdas, lambda_values)
+    sampling_rows, sampling_curves = _sampler_sweep(theorem, cfg, seed, sampler_values)
+    authors_rows, authors_points = _authors_sweep(theorem, cfg, seed, authors, authors_values)
+    bias_rows, bias_data = _bias_study(bias, bias_values)
     figures = [_convergence_figure(outdir, curves), _plateau_figure(outdir, curves, authors_points),
                _sampling_figure(outdir, sampling_curves), _bias_figure(outdir, bias_data)]
     return StudyResult(NAME, TITLE, sweep + sampling_rows + authors_rows + bias_rows, figures,

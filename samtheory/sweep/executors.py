@@ -25,11 +25,14 @@ import traceback
 from urllib.parse import urlparse
 
 import numba
+import numpy as np
 
 from .. import _validate
 from ..results import Trajectories
 from .grid import RESERVED, number
 from .store import TRAJECTORIES_NAME
+
+ARRAY_KINDS = "biuf"       # NumPy dtype kinds a returned array may have: bool, integer, float
 
 
 def compute_point(fn, point, threads=None):
@@ -46,15 +49,16 @@ def compute_point(fn, point, threads=None):
     Returns
     -------
     dict
-        ``status`` ("ok" or "error"), ``values`` (name -> int, float or bool),
-        ``trajectories`` (name -> Trajectories), ``seconds`` (wall time of ``fn``) and
+        ``status`` ("ok" or "error"), ``values`` (name -> int, float, bool, str, or a
+        list: an array's elements), ``trajectories`` (name -> Trajectories), ``seconds`` (wall time of ``fn``) and
         ``error`` (None, or ``{"type", "message", "traceback"}`` when ``fn`` raised).
 
     Raises
     ------
     TypeError
         When ``fn`` returns something other than a non-empty mapping of names to
-        numbers or Trajectories: a bug of the point function, not a failed point.
+        numbers, strings, 1-d arrays or Trajectories: a bug of the point function, not
+        a failed point.
     """
     if threads is not None:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -74,11 +78,12 @@ def compute_point(fn, point, threads=None):
 
 
 def split_returned(returned, point):
-    """Check what a point function returned; split it into numbers and Trajectories."""
+    """Check what a point function returned; split it into values (numbers, strings, and
+    1-d arrays as lists of their elements) and Trajectories."""
     where = f"the point function returned for {point}"
     if not isinstance(returned, Mapping) or not returned:
         raise TypeError(f"{where}: {type(returned).__name__} {returned!r:.200}; it must return a "
-                        f"non-empty mapping of names to numbers or Trajectories")
+                        f"non-empty mapping of names to numbers, strings, 1-d arrays or Trajectories")
     values, trajectories = {}, {}
     for name, value in returned.items():
         if not isinstance(name, str) or not name:
@@ -93,9 +98,14 @@ def split_returned(returned, point):
             trajectories[name] = value
         elif number(value) is not None:
             values[name] = number(value)
+        elif isinstance(value, str):
+            values[name] = str(value)
+        elif isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in ARRAY_KINDS:
+            values[name] = value.tolist()       # Python bools, ints or floats: exact in JSON
         else:
             raise TypeError(f"{where}: {name!r} = {type(value).__name__} {value!r:.200}; values must "
-                            f"be numbers (int, float, bool, NumPy scalars) or Trajectories")
+                            f"be numbers (int, float, bool, NumPy scalars), strings, 1-d NumPy arrays "
+                            f"of booleans, integers or floats, or Trajectories")
     return values, trajectories
 
 
@@ -121,27 +131,55 @@ class InProcess:
 class Processes:
     """Run the points in ``workers`` fresh local processes (``spawn``).
 
+    Used as ``sweep(..., executor=Processes(4))`` it starts its processes for that sweep
+    and stops them after it. Opened in a ``with`` block it keeps them across the sweeps
+    of the block, which saves each sweep the start of its workers (interpreter, imports)::
+
+        with Processes(2) as pool:
+            first = sweep(grid_a, fn_a, store_a, executor=pool)
+            second = sweep(grid_b, fn_b, store_b, executor=pool)
+
     Parameters
     ----------
     workers : int
-        Processes at most (fewer when there are fewer points); each point gets
+        Processes at most (for one sweep, no more than its points); each point gets
         ``available_cores() // processes`` Numba threads, at least 1.
     """
 
     def __init__(self, workers):
-        self.workers = workers
+        self.workers = _validate.positive_int("workers", workers)
+        self._pool = None
+
+    def __enter__(self):
+        if self._pool is not None:
+            raise RuntimeError("this Processes executor is already open")
+        self._pool = _spawn_pool(self.workers)
+        return self
+
+    def __exit__(self, *exc_info):
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
 
     def map(self, fn, points):
         """Yield ``(index, outcome)`` for each point as it finishes."""
-        processes = min(self.workers, len(points))
+        processes = self.workers if self._pool is not None else min(self.workers, len(points))
         threads = numba_threads(available_cores(), processes)
-        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        pool = self._pool or _spawn_pool(processes)
+        futures = {}
         try:
             futures = {pool.submit(compute_point, fn, point, threads): i for i, point in enumerate(points)}
             for future in as_completed(futures):
                 yield futures[future], future.result()
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pool is self._pool:        # an open pool stays; drop what this sweep left queued
+                for future in futures:
+                    future.cancel()
+            else:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _spawn_pool(processes):
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
 
 class Dask:
@@ -198,8 +236,9 @@ def resolve(executor, workers, fn):
 
     Parameters
     ----------
-    executor : None, "processes", int, str or distributed.Client
+    executor : None, "processes", int, Processes, str or distributed.Client
         None: in this process. "processes" or an int N: local processes (N of them).
+        A ``Processes`` object: its processes (kept open by a ``with`` block).
         A string with ":" (``"tcp://host:8786"``): a Dask scheduler address.
         A ``distributed.Client``: that client's cluster.
     workers : int, optional
@@ -214,6 +253,11 @@ def resolve(executor, workers, fn):
             raise ValueError(f"executor={executor} already sets the number of workers; got workers={workers!r}")
         check_importable(fn)
         return Processes(executor)
+    if isinstance(executor, Processes):
+        if workers is not None:
+            raise ValueError(f"a Processes executor already sets the number of workers; got workers={workers!r}")
+        check_importable(fn)
+        return executor
     if executor == "processes":
         workers = available_cores() if workers is None else _validate.positive_int("workers", workers)
         check_importable(fn)
@@ -228,8 +272,8 @@ def resolve(executor, workers, fn):
     distributed = sys.modules.get("distributed")   # a Client exists only if Dask is imported
     if distributed is not None and isinstance(executor, distributed.Client):
         return Dask(client=executor)
-    raise ValueError(f"executor must be None, 'processes', a number of worker processes, a Dask scheduler "
-                     f"address ('tcp://host:port') or a distributed.Client, got {executor!r}")
+    raise ValueError(f"executor must be None, 'processes', a number of worker processes, a Processes "
+                     f"object, a Dask scheduler address ('tcp://host:port') or a distributed.Client, got {executor!r}")
 
 
 def check_importable(fn):

@@ -1,7 +1,9 @@
 """Grids, points and the keys that name a point's result in a store.
 
 A grid maps parameter names to lists of values; its points are every combination, in
-the order of ``itertools.product`` over the names as given. A point's key is the
+the order of ``itertools.product`` over the names as given. A grid that is not a
+product is a list of points, each a mapping of parameter names to values (points may
+name different parameters, e.g. the tasks of a study). A point's key is the
 SHA-256 of the canonical JSON of the point, the point function's identity and the
 samtheory version, so that the same point of the same function under the same package
 version always has the same key, in any process and on any machine.
@@ -35,6 +37,53 @@ RESERVED = ("seconds", "version", "status", "error", "traceback", "key", "functi
 SEQUENCE_TYPES = (list, tuple, range, np.ndarray)
 
 
+def grid_points(grid):
+    """The points of a grid, as dicts of plain values, in order; or raise.
+
+    Parameters
+    ----------
+    grid : mapping of str -> list, or list of mappings
+        A mapping gives every combination of its values (``validate_grid``,
+        ``points``); a list of mappings of parameter names to single values gives those
+        points, which must be distinct (each name a Python identifier, none of
+        ``RESERVED``; values as in ``validate_grid``).
+
+    Returns
+    -------
+    list of dict
+    """
+    if isinstance(grid, Mapping):
+        return points(validate_grid(grid))
+    if not isinstance(grid, (list, tuple)):
+        raise TypeError(f"grid must be a mapping of parameter name -> list of values, or a list of "
+                        f"points (mappings of parameter name -> value), got {type(grid).__name__}")
+    if not grid:
+        raise ValueError("grid must hold at least one point, got an empty list")
+    out, seen = [], set()
+    for index, point in enumerate(grid):
+        if not isinstance(point, Mapping) or not point:
+            raise TypeError(f"grid point {index} must be a non-empty mapping of parameter name -> value, "
+                            f"got {type(point).__name__} {point!r:.200}")
+        plain = {}
+        for name, value in point.items():
+            _check_name(name)
+            plain[name] = plain_value(f"grid point {index} {name!r}", value)
+        text = json.dumps(plain, sort_keys=True)     # 1 and 1.0, True and 1 stay apart
+        if text in seen:
+            raise ValueError(f"grid points must be distinct, point {index} {plain} appears twice")
+        seen.add(text)
+        out.append(plain)
+    return out
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"grid parameter names must be Python identifiers, got {name!r}")
+    if name in RESERVED:
+        raise ValueError(f"grid parameter {name!r} clashes with a table column; "
+                         f"reserved names are {list(RESERVED)}")
+
+
 def validate_grid(grid):
     """Return ``grid`` as a dict of name -> list of plain values, or raise.
 
@@ -56,11 +105,7 @@ def validate_grid(grid):
         raise ValueError("grid must name at least one parameter, got an empty grid")
     out = {}
     for name, values in grid.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"grid parameter names must be Python identifiers, got {name!r}")
-        if name in RESERVED:
-            raise ValueError(f"grid parameter {name!r} clashes with a table column; "
-                             f"reserved names are {list(RESERVED)}")
+        _check_name(name)
         if not isinstance(values, SEQUENCE_TYPES) or (isinstance(values, np.ndarray) and values.ndim != 1):
             raise TypeError(f"grid[{name!r}] must be a list of values, got {type(values).__name__} "
                             f"{values!r}")
@@ -107,17 +152,18 @@ def points(grid):
     return [dict(zip(names, combination)) for combination in itertools.product(*grid.values())]
 
 
-def check_point_function(fn, grid):
+def check_point_function(fn, grid_points):
     """Require a plain Python function (``def`` or ``lambda``; other callables' code cannot
-    be fingerprinted) that accepts the grid's parameters as keyword arguments."""
+    be fingerprinted) that accepts every point's parameters as keyword arguments."""
     if not inspect.isfunction(fn):
         raise TypeError(f"fn must be a Python function (def or lambda) taking the grid's parameters "
                         f"as keyword arguments, got {type(fn).__name__} {fn!r}")
-    try:
-        inspect.signature(fn).bind(**dict.fromkeys(grid))
-    except TypeError as exc:
-        raise TypeError(f"fn {fn.__qualname__}{inspect.signature(fn)} must accept the grid's parameters "
-                        f"{list(grid)} as keyword arguments: {exc}") from None
+    for names in dict.fromkeys(tuple(point) for point in grid_points):
+        try:
+            inspect.signature(fn).bind(**dict.fromkeys(names))
+        except TypeError as exc:
+            raise TypeError(f"fn {fn.__qualname__}{inspect.signature(fn)} must accept the grid's parameters "
+                            f"{list(names)} as keyword arguments: {exc}") from None
 
 
 def function_identity(fn):

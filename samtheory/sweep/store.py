@@ -8,8 +8,10 @@ Layout of a store folder::
 
 A record is JSON: ``{"format": 1, "key", "point": {name: value}, "function":
 {"module", "qualname", "code"}, "version", "status": "ok" | "error", "values":
-{name: number}, "trajectories": {name: "trajectories/<key>/<name>.npz"}, "seconds",
-"error": null | {"type", "message", "traceback"}, "finished": ISO time (UTC)}``.
+{name: number, string, or list (the elements of a returned 1-d array)}, "trajectories":
+{name: "trajectories/<key>/<name>.npz"}, "seconds", "error": null | {"type", "message",
+"traceback"}, "finished": ISO time (UTC)}``. Records written before strings and arrays
+were accepted hold numbers only and read the same.
 
 Every file is written to a temporary name beside its target (``.tmp~<host>~<pid>~…``),
 flushed to disk (``fsync``), then renamed over the target and the folder synced, so a
@@ -29,6 +31,8 @@ import re
 import secrets
 import socket
 import tempfile
+
+import numpy as np
 
 from .grid import RESERVED
 
@@ -104,21 +108,21 @@ class Store:
             relative = f"trajectories/{key}/{name}.npz"
             target = self.path / relative
             target.parent.mkdir(exist_ok=True)
-            _atomic_write(target, trajectories.save)
+            atomic_write(target, trajectories.save)
             saved[name] = relative
         record = {"format": FORMAT, "key": key, "point": point, "function": identity,
                   "version": version, "status": outcome["status"], "values": outcome["values"],
                   "trajectories": saved, "seconds": outcome["seconds"], "error": outcome["error"],
                   "finished": datetime.now(timezone.utc).isoformat()}
         text = json.dumps(record, indent=1)
-        _atomic_write(self.points / f"{key}.json", lambda path: Path(path).write_text(text))
+        atomic_write(self.points / f"{key}.json", lambda path: Path(path).write_text(text))
         return record
 
     def frame(self, records):
         """A tidy DataFrame of ``records``, one row each, in their order.
 
-        Columns: the grid parameters, the returned values (a Trajectories value as the
-        absolute path of its ``.npz``), then ``seconds``, ``version``, ``status``,
+        Columns: the grid parameters, the returned values (an array as a NumPy array,
+        a Trajectories value as the absolute path of its ``.npz``), then ``seconds``, ``version``, ``status``,
         ``error`` ("Type: message", None when ok), ``traceback``, ``key`` and
         ``function`` (module.qualname). Values a row lacks (every value of a failed
         point) are NaN, or None in a column of objects (such as booleans).
@@ -131,7 +135,7 @@ class Store:
             value_names.update(dict.fromkeys(record["values"]))
             value_names.update(dict.fromkeys(record["trajectories"]))
             error = record["error"]
-            rows.append({**record["point"], **record["values"],
+            rows.append({**record["point"], **{name: _array(value) for name, value in record["values"].items()},
                          **{name: str(self.path / relative) for name, relative in record["trajectories"].items()},
                          "seconds": record["seconds"], "version": record["version"],
                          "status": record["status"],
@@ -139,10 +143,19 @@ class Store:
                          "traceback": None if error is None else error["traceback"],
                          "key": record["key"],
                          "function": f"{record['function']['module']}.{record['function']['qualname']}"})
-        frame = pd.DataFrame(rows, columns=[*grid_names, *value_names, *RESERVED])
+        # a name may be one point's parameter and another's value (points of different tasks)
+        frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*grid_names, *value_names, *RESERVED])))
         for column in frame.columns[frame.dtypes == object]:   # e.g. booleans with failed points:
             frame[column] = frame[column].where(frame[column].notna(), None)   # None, as Parquet reads
         return frame
+
+    def values(self, record):
+        """What the point of ``record`` returned: name -> number, string, NumPy array (a
+        returned array: bool, int64 or float64) or ``Trajectories`` (loaded)."""
+        from ..results import Trajectories
+        return {**{name: _array(value) for name, value in record["values"].items()},
+                **{name: Trajectories.load(self.path / relative)
+                   for name, relative in record["trajectories"].items()}}
 
     def write_table(self, frame):
         """Write ``frame`` atomically to ``table.parquet`` (a column whose values are of
@@ -152,7 +165,7 @@ class Store:
             kinds = {type(v) for v in frame[column] if not _missing(v)}
             if len(kinds) > 1:
                 frame[column] = [None if _missing(v) else str(v) for v in frame[column]]
-        _atomic_write(self.path / "table.parquet", lambda path: frame.to_parquet(path, index=False))
+        atomic_write(self.path / "table.parquet", lambda path: frame.to_parquet(path, index=False))
 
 
 def load_table(store):
@@ -179,8 +192,11 @@ def load_table(store):
     return frame
 
 
-def _atomic_write(target, write):
-    """Call ``write(temporary path)``, fsync the file, rename it to ``target``, sync the folder."""
+def atomic_write(target, write):
+    """Call ``write(temporary path)``, fsync the file, rename it to ``target``, sync the folder
+    (``target`` is a ``pathlib.Path``): a process killed at any moment leaves the old file or
+    the new one, and at worst its temporary ``.tmp~<host>~<pid>~…`` beside it (``Store.prepare``
+    removes those of a store)."""
     temporary = target.with_name(f"{TEMPORARY}{HOST}~{os.getpid()}~{secrets.token_hex(4)}~{target.name}")
     try:
         write(temporary)
@@ -221,6 +237,11 @@ def _running(pid):
     except PermissionError:      # it exists, under another user
         return True
     return True
+
+
+def _array(value):
+    """A stored value as returned: a list (a returned array's elements) as a NumPy array."""
+    return np.asarray(value) if isinstance(value, list) else value
 
 
 def _missing(value):
