@@ -2,7 +2,11 @@
 ran through samtheory.sweep."""
 import json
 import math
+import os
 from pathlib import Path
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -52,3 +56,22 @@ def tiny(monkeypatch):
     """Studies 3–6 at their tiny sizes (``TINY``) as their "quick" size."""
     for module, config in TINY.items():
         monkeypatch.setitem(module.CONFIG, "quick", config)
+
+
+def point_records(store):
+    """name -> text of the finished point records of a sweep store (not temporaries)."""
+    points = Path(store) / "points"
+    files = points.glob("*.json") if points.is_dir() else []
+    return {p.name: p.read_text() for p in files if not p.name.startswith(".")}
+
+
+def kill_once_stored(command, store, count, timeout, **popen):
+    """Start ``command``, SIGKILL it as soon as ``store`` holds ``count`` finished points (or
+    it ends, or ``timeout`` seconds pass); return the records present after the kill."""
+    child = subprocess.Popen(command, **popen)
+    deadline = time.monotonic() + timeout
+    while len(point_records(store)) < count and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL
+    return point_records(store)

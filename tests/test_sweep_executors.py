@@ -60,7 +60,7 @@ def worker_pid(b):
 
 def test_an_open_processes_executor_keeps_its_workers_across_sweeps(tmp_path):
     with Processes(2) as pool:
-        first = sweep({"b": [1, 2, 3, 4]}, worker_pid, store=tmp_path / "a", executor=pool)
+        first = sweep({"b": [1, 2, 3, 4, 5, 6]}, worker_pid, store=tmp_path / "a", executor=pool)
         second = sweep({"b": [5, 6]}, worker_pid, store=tmp_path / "b", executor=pool)
         with pytest.raises(ValueError, match="already sets the number of workers"):
             sweep({"b": [1]}, worker_pid, store=tmp_path / "c", executor=pool, workers=2)

@@ -1,16 +1,15 @@
 """A sweep killed with SIGKILL mid-run, then run again, ends with every point exactly once
 and the numbers of an uninterrupted sweep (run in worker processes from a script)."""
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
 
 import samtheory as st
 from samtheory.sweep import load_table
+
+from conftest import kill_once_stored, point_records
 
 POINTS = 10
 SCRIPT = f'''
@@ -31,24 +30,11 @@ if __name__ == "__main__":
 '''
 
 
-def _records(store):
-    """name -> text of the finished point records (not temporaries)."""
-    points = store / "points"
-    files = points.glob("*.json") if points.is_dir() else []
-    return {p.name: p.read_text() for p in files if not p.name.startswith(".")}
-
-
 def test_sigkill_then_rerun_matches_an_uninterrupted_sweep(tmp_path):
     script = tmp_path / "sweep_script.py"
     script.write_text(SCRIPT)
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    child = subprocess.Popen([sys.executable, str(script), str(killed)])
-    deadline = time.monotonic() + 60
-    while len(_records(killed)) < 3 and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    os.kill(child.pid, signal.SIGKILL)
-    assert child.wait() == -signal.SIGKILL
-    done_before = _records(killed)
+    done_before = kill_once_stored([sys.executable, str(script), str(killed)], killed, 3, 60)
     assert 3 <= len(done_before) < POINTS
     assert not (killed / "table.parquet").exists()
 
@@ -56,7 +42,7 @@ def test_sigkill_then_rerun_matches_an_uninterrupted_sweep(tmp_path):
     # the reference runs in two worker processes, which import `point` from the script
     subprocess.run([sys.executable, str(script), str(whole), "2"], check=True, timeout=120)
     resumed, reference = load_table(killed), load_table(whole)
-    assert len(_records(killed)) == POINTS and sorted(resumed["i"]) == list(range(POINTS))
+    assert len(point_records(killed)) == POINTS and sorted(resumed["i"]) == list(range(POINTS))
     assert resumed["key"].is_unique and not list(killed.rglob("*.tmp~*"))
     assert (resumed["status"] == "ok").all()
     columns = ["i", "seed", "loss_gap", "draw", "key"]

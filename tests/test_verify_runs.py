@@ -2,8 +2,6 @@
 processes and a Dask cluster, the report and the claims tables rewritten as each study
 finishes, stale figures, and bad --workers / --scheduler values."""
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +13,7 @@ import pytest
 
 from samtheory import cli, report
 from samtheory.studies import Claim, StudyResult, msam, rst
-from conftest import TINY
+from conftest import TINY, kill_once_stored, point_records
 
 KILL_SCRIPT = '''
 import json, sys, time
@@ -32,13 +30,6 @@ sys.exit(cli.main(["verify", "--only", "msam", "--only", "rst", *sys.argv[3:]]))
 '''
 
 
-def _records(store):
-    """name -> text of the finished point records of a study's store."""
-    points = store / "points"
-    return {p.name: p.read_text() for p in points.glob("*.json") if not p.name.startswith(".")} \
-        if points.is_dir() else {}
-
-
 def _claims(out):
     return pd.read_csv(out / "claims.csv", keep_default_na=False, na_values=[""])
 
@@ -48,28 +39,22 @@ def test_resume_after_sigkill_computes_only_the_missing_points(tiny, tmp_path, c
     script.write_text(KILL_SCRIPT)
     configs = json.dumps([TINY[msam], TINY[rst]])
     store = out / "runs" / "rst-quick-seed0"
-    child = subprocess.Popen([sys.executable, str(script), configs, "0.4", "--out", str(out)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(_records(store)) < 3 and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.kill(child.pid, signal.SIGKILL)
-    assert child.wait() == -signal.SIGKILL
-    before = _records(store)
+    before = kill_once_stored([sys.executable, str(script), configs, "0.4", "--out", str(out)], store, 3, 120,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert 3 <= len(before) < rst.units("quick")
     # the partial report of the first study survives the kill
     partial = (out / "report.md").read_text(encoding="utf-8")
     assert "status: **partial** — 1 of 2 studies done; still to run: rst" in partial
     assert set(_claims(out)["study"]) == {"msam"}
-    msam_points = _records(out / "runs" / "msam-quick-seed0")
+    msam_points = point_records(out / "runs" / "msam-quick-seed0")
 
     done = subprocess.run([sys.executable, str(script), configs, "0", "--out", str(out), "--resume"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    after = _records(store)
+    after = point_records(store)
     assert len(after) == rst.units("quick")
     assert {name: after[name] for name in before} == before       # stored points were not computed again
-    assert _records(out / "runs" / "msam-quick-seed0") == msam_points
+    assert point_records(out / "runs" / "msam-quick-seed0") == msam_points
     assert "status: complete, 2 of 2 studies run" in (out / "report.md").read_text(encoding="utf-8")
     claims = _claims(out)
     for study in ("msam", "rst"):
