@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 import sys
 
-from samtheory.cli import add_run_options, verify_command
+from samtheory.cli import VERIFY_SEED_MAX, _integer_in, add_run_options, verify_command
 from samtheory.studies import STUDIES
 
 HERE = Path(__file__).resolve().parent
@@ -27,7 +27,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="quick size instead of publication size")
     parser.add_argument("--only", metavar="NAME", action="append", choices=STUDIES,
                         help="regenerate only this study's figures (repeatable)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_integer_in(0, VERIFY_SEED_MAX), default=0,
+                        help=f"seed of every study, in [0, {VERIFY_SEED_MAX}] (default 0)")
     add_run_options(parser)
     args = parser.parse_args(argv)
     args.full, args.out = not args.quick, str(HERE)

@@ -521,3 +521,16 @@ def test_adasam_legends_print_slopes_inside_their_intervals(tmp_path, monkeypatc
     for label in labels:
         slope, low, high = (float(v.replace("−", "-")) for v in re.findall(r"−?\d\.\d+", label)[-3:])
         assert low <= slope <= high < 0, label
+
+
+def test_make_figs_checks_its_seed_before_any_work(capsys):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "paper_figs" / "make_figs.py"
+    spec = importlib.util.spec_from_file_location("make_figs", path)
+    make_figs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_figs)
+    with pytest.raises(SystemExit) as exit_info:
+        make_figs.main(["--seed", "-1"])
+    assert exit_info.value.code == 2
+    assert "--seed: must be an integer in [0, 184461906879888], got '-1'" in capsys.readouterr().err
