@@ -31,7 +31,7 @@ probability that any true claim of the table is called violated is at most 0.05.
 **Round-off floor.** A computed quantity has an absolute precision below which it cannot
 follow a bound (a bound of 1e-67 against a loss gap stalled at the floating-point floor of
 3e-31): the claim is tested against bound + floor, with the floor derived from machine
-epsilon and the problem's scale by the quantity (``theory.core.Quantity.floor``).
+epsilon and the problem's scale by the quantity (``theory.quantities.Quantity.floor``).
 
 **Heavy tails.** A sample mean's interval assumes the sample represents the tail of the
 distribution. When the largest 1 % of a nonnegative sample carries more than half of its

@@ -9,10 +9,12 @@
 from .constants import (SamplingConstants, sampling_constants, component_lower_bounds,
                         components_convex, enumerate_sampling, exact_second_moment, exact_moments,
                         check_inequalities)
-from .core import (ANY, SYMBOLS, Theorem, Quantity, FinalMetric, AverageGradNormSq, Measurement,
-                   Requirement, ConditionError, CheckResult, VERDICTS, check, values,
-                   batch_smoothness, gradient_bounds, rule_is, sampler_is, full_batch, tuned)
-from . import core
+from .core import (Theorem, ConditionError, CheckResult, VERDICTS, check, values, batch_smoothness,
+                   gradient_bounds, tuned)
+from .quantities import Quantity, FinalMetric, AverageGradNormSq, Measurement
+from .requirements import ANY, Requirement, rule_is, sampler_is, full_batch
+from .symbols import SYMBOLS
+from . import core, symbols as symbols_module   # the function `symbols` below shadows the module name
 from .sgd import sgd_pl, sgd_nonconvex
 from .unified_sam import unified_sam_pl, unified_sam_pl_decreasing, unified_sam_nonconvex
 from .adasam import adasam_rate, adasam_rate_published
@@ -32,7 +34,7 @@ def catalogue():
 
 def symbols():
     """The SymPy symbols a theorem may use, by name (their meaning is ``SYMBOLS[name]``)."""
-    return dict(core._SYMBOL_OBJECTS)
+    return dict(symbols_module._SYMBOL_OBJECTS)
 
 
 __all__ = ["ANY", "catalogue", "symbols", "check", "values", "Theorem", "Quantity", "FinalMetric",

@@ -41,8 +41,10 @@ import sympy as sp
 from .. import problems
 from ..rules import AdaSAM
 from ..sampling import TauNice, WithReplacement
-from .core import (ANY, AverageGradNormSq, Requirement, Theorem, rule_is, sampler_is, with_example,
-                   gamma, rho, L, L_batch, G, eps, beta1, sigma_sq, delta0, T, d)
+from .core import Theorem, with_example
+from .quantities import AverageGradNormSq
+from .requirements import ANY, Requirement, rule_is, sampler_is
+from .symbols import gamma, rho, L, L_batch, G, eps, beta1, sigma_sq, delta0, T, d
 
 G_HAT = sp.Max(G, eps)
 

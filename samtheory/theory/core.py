@@ -6,7 +6,7 @@ A :class:`Theorem` states
     and ``conditions`` (SymPy relations in γ, ρ, λ, b, T, L, μ, A, B, C, ...),
     the ``quantity`` (e.g. E[f(x_T) − f*]) is at most ``bound`` (a SymPy expression).
 
-The symbols a theorem may use are the module-level ``SYMBOLS``; :func:`values`
+The symbols a theorem may use are ``symbols.SYMBOLS``; :func:`values`
 computes every one of them that a configuration (problem, rule, sampler, steps)
 defines, and says why the others are missing. ``check`` verifies the
 requirements (of the rule, the sampler, the problem, and the quantity itself: E[f(x_T) − f*]
@@ -32,52 +32,13 @@ import numpy as np
 import sympy as sp
 
 from .. import _validate, verdicts
-from ..engine.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, STRATIFIED, LOGISTIC, NONE, SINE, RATIONAL
-from ..engine.simulate import simulate
+from ..engine.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, LOGISTIC, NONE, SINE, RATIONAL
 from ..problems.base import FiniteSum
 from ..rules import Rule
 from ..sampling import Sampler
 from .constants import sampling_constants
-
-# -- symbols -----------------------------------------------------------------
-
-_positive = dict(positive=True)
-_nonneg = dict(nonnegative=True)
-gamma, rho, lam = sp.Symbol("gamma", **_nonneg), sp.Symbol("rho", **_nonneg), sp.Symbol("lam", **_nonneg)
-T, k, b, n, d = (sp.Symbol(s, positive=True, integer=True) for s in ("T", "k", "b", "n", "d"))
-L, L_max, L_mean, L_batch, mu = (sp.Symbol(s, **_positive) for s in ("L", "L_max", "L_mean", "L_batch", "mu"))
-A, B, C = (sp.Symbol(s, **_nonneg) for s in ("A", "B", "C"))
-delta, delta0, dist0 = (sp.Symbol(s, **_nonneg) for s in ("delta", "delta0", "dist0"))
-sigma_sq, G, eps = sp.Symbol("sigma_sq", **_nonneg), sp.Symbol("G", **_nonneg), sp.Symbol("eps", **_positive)
-beta, beta1, beta2, p, p_bar = (sp.Symbol(s, **_nonneg) for s in ("beta", "beta1", "beta2", "p", "p_bar"))
-lambda_max = sp.Symbol("lambda_max", **_positive)
-
-SYMBOLS = {
-    "gamma": "step size γ (constant, or γ_k in a recursive bound)",
-    "rho": "perturbation radius ρ (constant, or ρ_k)",
-    "lam": "Unified SAM interpolation λ (1 = SAM, 0 = USAM)",
-    "p": "perturbation probability p_k of step k (recursive bounds)",
-    "p_bar": "mean perturbation probability (1/T) Σ_t p_t",
-    "T": "number of steps", "k": "step index (recursive bounds)",
-    "b": "batch size of the sampler", "n": "number of samples", "d": "dimension",
-    "L": "smoothness of f", "L_max": "max_i L_i", "L_mean": "mean_i L_i",
-    "L_batch": "max over minibatches S of the smoothness Σ_k w_k L_{i_k} of f_S",
-    "mu": "PL constant μ",
-    "A": "ABC constant A", "B": "ABC constant B", "C": "ABC constant C (with f_inf)",
-    "delta": "the bounded quantity at step k (recursive bounds)",
-    "delta0": "f(x_0) − f* (f(x_0) − f_inf where f* is unknown)",
-    "dist0": "‖x_0 − x*‖²",
-    "sigma_sq": "bound on the minibatch gradient variance sup_x E‖∇f_S(x) − ∇f(x)‖²",
-    "G": "bound on ‖∇f_i(x)‖_∞ over all x and i",
-    "eps": "AdaSAM ε (v̂ starts at ε²)",
-    "beta": "heavy-ball / MSAM momentum", "beta1": "Adam β1", "beta2": "Adam β2",
-    "lambda_max": "largest Hessian eigenvalue (quadratics; L otherwise)",
-}
-_SYMBOL_OBJECTS = {s.name: s for s in (gamma, rho, lam, p, p_bar, T, k, b, n, d, L, L_max, L_mean,
-                                       L_batch, mu, A, B, C, delta, delta0, dist0, sigma_sq, G,
-                                       eps, beta, beta1, beta2, lambda_max)}
-PER_STEP = ("gamma", "rho", "lam", "p")     # symbols that take the value of step k in recursions
-
+from .quantities import AverageGradNormSq, Quantity
+from .symbols import _SYMBOL_OBJECTS, PER_STEP, _subs, delta, k
 
 class ConditionError(ValueError):
     """A configuration outside a theorem's requirements or conditions."""
@@ -139,7 +100,7 @@ def _constant(array):
 
 
 def values(problem, rule, sampler, steps):
-    """Every symbol of ``SYMBOLS`` this configuration defines.
+    """Every symbol of ``symbols.SYMBOLS`` this configuration defines.
 
     Returns
     -------
@@ -201,256 +162,6 @@ def values(problem, rule, sampler, steps):
     return out, schedules, missing
 
 
-# -- requirements ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Requirement:
-    """A structural assumption: ``test(problem, rule, sampler)`` returns None or why it fails."""
-    label: str
-    test: Callable
-
-    def failure(self, problem, rule, sampler):
-        return self.test(problem, rule, sampler)
-
-
-class _Any:
-    def __repr__(self):
-        return "any"
-
-
-ANY = _Any()
-# The Rule fields that change the update's structure, at their neutral values (a plain step,
-# always perturbing when ρ > 0). lr, rho, lam, momentum and beta2 are numbers that enter a
-# theorem through its symbols (γ, ρ, λ, β/β1, β2) and its conditions.
-NEUTRAL = {"base": "sgd", "ascent": "gradient", "ascent_batch": "same", "grst_mode": "none",
-           "grst_alpha": 1.0, "stable": False, "stable_cap": False, "amsgrad": False,
-           "bias_correction": False, "eps": 0.0, "vhat_init": 0.0, "perturb_prob": 1.0}
-
-
-def _field(rule, name):
-    value = getattr(rule, name)
-    # a schedule counts as its constant value; a varying one matches only ANY
-    return getattr(value, "value", "a schedule") if name == "perturb_prob" else value
-
-
-def rule_is(label, **fields):
-    """The rules a theorem covers: every structural field (``NEUTRAL``) named here takes one of
-    the given values (a value, a tuple of values, or ``ANY``), and every structural field not
-    named is at its neutral value. So a theorem for SAM refuses Stable SAM (``stable``), RST
-    (``perturb_prob``), G-RST (``grst_mode``) and an adaptive base (``base``) unless it names
-    them; the refusal names the field."""
-    unknown = set(fields) - set(NEUTRAL)
-    if unknown:
-        raise ValueError(f"rule_is names non-structural fields {sorted(unknown)}; "
-                         f"structural fields: {sorted(NEUTRAL)}")
-    allowed = {name: fields.get(name, neutral) for name, neutral in NEUTRAL.items()}
-
-    def admits(spec, value):
-        return spec is ANY or (value in spec if isinstance(spec, tuple) else value == spec)
-
-    def test(problem, rule, sampler):
-        wrong = {name: _field(rule, name) for name, spec in allowed.items()
-                 if not admits(spec, _field(rule, name))}
-        if wrong:
-            return "the rule has " + ", ".join(f"{name}={value!r} (the theorem covers {allowed[name]!r})"
-                                               for name, value in wrong.items())
-        return None
-    return Requirement(label, test)
-
-
-def sampler_is(label, *kinds, uniform=False):
-    """The sampler is an instance of one of ``kinds`` (and uniform, if asked)."""
-    def test(problem, rule, sampler):
-        if not isinstance(sampler, kinds) or (uniform and not sampler.bind(problem).uniform_probabilities):
-            return f"the sampler is {sampler.describe()}"
-        return None
-    return Requirement(label, test)
-
-
-def full_batch():
-    """The sampler always returns the full gradient: τ-nice with b = n, independent with
-    every p_i = 1, or stratified with singleton blocks."""
-    def test(problem, rule, sampler):
-        bound = sampler.bind(problem)
-        exact = ((bound.kind == TAU_NICE and bound.batch == bound.n)
-                 or (bound.kind == INDEPENDENT and np.all(bound.probabilities == 1.0))
-                 or (bound.kind == STRATIFIED and np.all(np.diff(bound.offsets) == 1)))
-        return None if exact else f"the sampler {sampler.describe()} does not always take every sample"
-    return Requirement("full batch (deterministic: every sample, weight 1/n)", test)
-
-
-def diagonal_quadratic(positive=True):
-    def test(problem, rule, sampler):
-        eigen = getattr(problem, "eigenvalues", None)
-        if eigen is None:
-            return f"the problem is {problem.name}, not a Quadratic"
-        if positive and np.any(eigen <= 0):
-            return "the quadratic has a non-positive eigenvalue"
-        return None
-    return Requirement("f = ½ Σ λ_j x_j² (problems.Quadratic)", test)
-
-
-# -- quantities ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Measurement:
-    """An estimate of a bounded quantity: the mean over trajectories with its interval.
-
-    ``stderr`` is the standard error (0 for a deterministic value, NaN when unknown), ``df``
-    the degrees of freedom of a Student-t estimate, ``inconclusive`` a reason the estimate
-    cannot decide (a heavy tail, a transient that has not decayed), empty otherwise."""
-    value: float
-    ci_low: float
-    ci_high: float
-    n_valid: int
-    n_diverged: int
-    note: str = ""
-    stderr: float = 0.0
-    df: int = None
-    inconclusive: str = ""
-
-
-def deterministic(problem, rule, sampler):
-    """True when every trajectory of the configuration is the same: full batch and no coin
-    (the perturbation probability the constant 0 or 1). One trajectory is then exact."""
-    coin_free = getattr(rule.perturb_prob, "value", None) in (0.0, 1.0)
-    return coin_free and full_batch().failure(problem, rule, sampler) is None
-
-
-def _mean_measurement(samples, diverged, level, exact=False):
-    """The mean of the finite entries with its (1 − 2·level) Student-t interval, the count of
-    diverged trajectories, and the heavy-tail diagnostic (``verdicts.heavy_tail``). ``exact``:
-    the configuration is ``deterministic``, so the value has no sampling error at all."""
-    samples = np.asarray(samples, dtype=float)
-    n_div = int(np.count_nonzero(diverged))
-    if n_div:
-        return Measurement(math.inf, math.inf, math.inf, samples.size - n_div, n_div,
-                           f"{n_div} of {samples.size} trajectories diverged: the expectation is infinite",
-                           stderr=math.inf)
-    if exact:
-        value = float(samples.mean())
-        return Measurement(value, value, value, samples.size, 0, "deterministic configuration", stderr=0.0)
-    estimate = verdicts.sample_mean(samples)
-    low, high = estimate.interval(level)
-    note = "one trajectory: no interval" if samples.size == 1 else ""
-    return Measurement(estimate.mean, low, high, samples.size, 0, note, stderr=estimate.stderr,
-                       df=estimate.df, inconclusive=verdicts.heavy_tail(samples) or "")
-
-
-# Round-off: the relative precision u of float64 and the number of terms c = 4(n + d) that
-# accumulate in a computed gradient or loss (sums over n samples of d-term dot products).
-ROUNDOFF = float(np.finfo(np.float64).eps)
-
-
-def _roundoff(problem):
-    """(c·u, s): the relative precision of a computed gradient and the scale of the iterates."""
-    scale = float(np.linalg.norm(problem.x0))
-    if problem.x_star is not None:
-        scale = max(scale, float(np.linalg.norm(problem.x_star)),
-                    float(np.linalg.norm(problem.x0 - problem.x_star)))
-    return 4.0 * (problem.n + problem.d) * ROUNDOFF, scale
-
-
-class Quantity:
-    r"""What a theorem bounds, how to measure it on a configuration, what it needs of the
-    problem (``requirement``) and the precision of its computed value (``floor``)."""
-    name = "quantity"
-    symbol = ""
-
-    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
-        raise NotImplementedError  # pragma: no cover - interface
-
-    def requirement(self, problem):
-        """None, or why the quantity is undefined on ``problem``."""
-        return None
-
-    def floor(self, problem):
-        """The absolute precision of the computed quantity on ``problem`` (0: exact)."""
-        return 0.0
-
-    def __str__(self):
-        return self.symbol
-
-
-@dataclass(frozen=True)
-class FinalMetric(Quantity):
-    """E[metric at t = T]: ``loss_gap`` (f(x_T) − f*) or ``dist_sq`` (‖x_T − x*‖²)."""
-    metric: str = "loss_gap"
-
-    @property
-    def symbol(self):
-        return {"loss_gap": "E[f(x_T) − f*]", "dist_sq": "E‖x_T − x*‖²"}[self.metric]
-
-    @property
-    def name(self):
-        return f"final {self.metric}"
-
-    def requirement(self, problem):
-        if self.metric == "loss_gap" and problem.f_star is None:
-            return ("E[f(x_T) − f*] needs f* (the problem knows only a lower bound f_inf, and "
-                    "f − f_inf is not the quantity a PL statement bounds)")
-        if self.metric == "dist_sq" and problem.x_star is None:
-            return "E‖x_T − x*‖² needs the minimiser x* (the problem has none)"
-        return None
-
-    def floor(self, problem):
-        r"""With c·u the relative precision of a computed gradient and s the iterates' scale
-        (``_roundoff``), iterates stall where the gradient's rounding error e ≈ c·u·L·s is
-        all that is left: at distance ‖e‖/μ from x*, where f − f* = ½ eᵀH⁻¹e ≤ (c·u·L·s)²/(2μ).
-        A gap computed as f(x) − f* (not ``problem.exact_gap``) also loses c·u·(|f*| + L s²)
-        to cancellation. ‖x − x*‖² stalls at (c·u·L·s/μ)² + (c·u·s)². Without μ, L stands in
-        for it."""
-        cu, s = _roundoff(problem)
-        mu_value = problem.mu or problem.L
-        if self.metric == "dist_sq":
-            return (cu * problem.L * s / mu_value) ** 2 + (cu * s) ** 2
-        cancellation = 0.0 if problem.exact_gap else cu * (abs(problem.f_star) + problem.L * s * s)
-        return (cu * problem.L * s) ** 2 / (2 * mu_value) + cancellation
-
-    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
-        out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
-                       record_every=steps)
-        return _mean_measurement(out.metrics[self.metric][:, -1], out.diverged, (1 - confidence) / 2,
-                                 deterministic(problem, rule, sampler))
-
-
-@dataclass(frozen=True)
-class AverageGradNormSq(Quantity):
-    r"""Σ_{t<T} w_t E‖∇f(x_t)‖² / Σ_{t<T} w_t with w_t = q^{−(t+1)}; q = 1 is the plain
-    average (1/T) Σ_{t<T} E‖∇f(x_t)‖². ``ratio`` is q as a SymPy expression; the weighted
-    average is at least min_{t<T} E‖∇f(x_t)‖², so a bound on it bounds the minimum too."""
-    ratio: object = 1
-
-    @property
-    def symbol(self):
-        return ("(1/T) Σ_{t<T} E‖∇f(x_t)‖²" if self.ratio == 1
-                else "Σ_t w_t E‖∇f(x_t)‖² / Σ_t w_t, w_t = q^{−(t+1)}")
-
-    name = "average squared gradient norm"
-
-    def floor(self, problem):
-        r"""‖∇f‖² computed near a stationary point: the gradient's rounding error (c·u·L·s)²
-        plus c·u relative to the squared scale (L s)² (see ``FinalMetric.floor``)."""
-        cu, s = _roundoff(problem)
-        return (cu * problem.L * s) ** 2 + cu * (problem.L * s) ** 2
-
-    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
-        q = float(_subs(self.ratio, numbers)) if self.ratio != 1 else 1.0
-        if q == 1.0:
-            out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
-                           record_every=steps, track_iterates=True)
-            return _mean_measurement(out.metrics["avg_grad_norm_sq"][:, -1], out.diverged,
-                                     (1 - confidence) / 2, deterministic(problem, rule, sampler))
-        out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
-                       record_every=1)
-        # w_t ∝ q^{−t}, normalised in logs so a large q^T does not overflow
-        log_w = -np.arange(steps) * math.log(q)
-        w = np.exp(log_w - log_w.max())
-        per_trajectory = out.metrics["grad_norm_sq"][:, :steps] @ (w / w.sum())
-        return _mean_measurement(per_trajectory, out.diverged, (1 - confidence) / 2,
-                                 deterministic(problem, rule, sampler))
-
-
 # -- theorems -----------------------------------------------------------------------
 
 def _relation_text(relation):
@@ -486,9 +197,9 @@ class Theorem:
     statement : str
         The statement in mathematics (Markdown), shown by ``describe`` and in docs.
     quantity : Quantity
-    bound : SymPy expression in the symbols of ``SYMBOLS`` (or a number)
+    bound : SymPy expression in the symbols of ``symbols.SYMBOLS`` (or a number)
     conditions : sequence of SymPy relations (e.g. ``gamma <= 1/(2*B*L)``)
-    requirements : sequence of Requirement
+    requirements : sequence of ``requirements.Requirement``
     kind : "upper" | "equal"
     tolerance : float or SymPy expression
         Relative tolerance of an "equal" theorem.
@@ -643,11 +354,6 @@ class Theorem:
         return float(admissible.sup)
 
 
-def _subs(expr, numbers):
-    """``expr`` with the named values substituted (names → the symbols of ``SYMBOLS``)."""
-    return sp.sympify(expr).subs({_SYMBOL_OBJECTS[name]: value for name, value in numbers.items()})
-
-
 def _compare(relation, lhs, rhs):
     slack = 1e-12 * (np.abs(lhs) + np.abs(rhs))     # rounding in the substitution, not in the math
     if isinstance(relation, sp.StrictLessThan):         # strict: 0 < 0 stays false
@@ -767,11 +473,6 @@ def tuned(theorem, make_rule, problem, sampler, steps, name="gamma", fraction=1.
         found, _, _ = values(problem, make_rule(1.0), sampler, steps)
         value = min(value, float(_subs(cap, {s: v for s, v in found.items() if s in _SYMBOL_OBJECTS})))
     return make_rule(value)
-
-
-def no_perturbation():
-    return Requirement("ρ ≡ 0 (no perturbation)", lambda problem, rule, sampler:
-                       "the rule perturbs (ρ is not the constant 0)" if rule.perturbs else None)
 
 
 def with_example(theorem, make_problem, sampler, steps, make_rule, name="gamma", fraction=1.0, cap=None):

@@ -27,8 +27,10 @@ from .. import problems
 from ..rules import RST
 from ..schedules import Linear
 from ..sampling import TauNice
-from .core import (ANY, AverageGradNormSq, Theorem, rule_is, with_example, gamma, rho, L, L_max, L_batch,
-                   sigma_sq, p_bar, delta0, T)
+from .core import Theorem, with_example
+from .quantities import AverageGradNormSq
+from .requirements import ANY, rule_is
+from .symbols import gamma, rho, L, L_max, L_batch, sigma_sq, p_bar, delta0, T
 from .adasam import NORMALISED, UNIFORM_BATCH
 
 RST_STEP = rule_is("RST step (base sgd, same-batch gradient ascent, any probability schedule, "

@@ -16,8 +16,10 @@ import sympy as sp
 from .. import problems
 from ..rules import SGD
 from ..sampling import TauNice
-from .core import (ANY, AverageGradNormSq, FinalMetric, Theorem, no_perturbation, rule_is, with_example,
-                   gamma, L, A, B, C, mu, delta0, T)
+from .core import Theorem, with_example
+from .quantities import AverageGradNormSq, FinalMetric
+from .requirements import ANY, no_perturbation, rule_is
+from .symbols import gamma, L, A, B, C, mu, delta0, T
 
 # ρ ≡ 0 (``no_perturbation``) makes the perturbation probability irrelevant
 PLAIN_SGD = rule_is("plain SGD (base sgd, not stabilised, no G-RST)", perturb_prob=ANY)

@@ -35,8 +35,10 @@ from ..engine.simulate import simulate
 from ..problems import Quadratic
 from ..rules import SGD, USAM, SAM, StableSAM, MSAM
 from ..sampling import TauNice
-from .core import (ConditionError, Measurement, Quantity, Requirement, Theorem, diagonal_quadratic,
-                   full_batch, no_perturbation, rule_is, gamma, rho, lam, beta, lambda_max, T, dist0)
+from .core import ConditionError, Theorem
+from .quantities import Measurement, Quantity
+from .requirements import Requirement, diagonal_quadratic, full_batch, no_perturbation, rule_is
+from .symbols import gamma, rho, lam, beta, lambda_max, T, dist0
 from .sgd import PLAIN_SGD
 
 GROWTH = 16.0     # ‖∇f‖² growing 16-fold over the second half of the run counts as unstable

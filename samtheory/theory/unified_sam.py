@@ -31,8 +31,10 @@ from .. import problems
 from ..rules import UnifiedSAM
 from ..schedules import DecreasingRadius, DecreasingStep
 from ..sampling import TauNice, Importance
-from .core import (AverageGradNormSq, FinalMetric, Theorem, rule_is, tuned,
-                   gamma, rho, lam, L, L_batch, A, B, C, mu, delta, delta0, T)
+from .core import Theorem, tuned
+from .quantities import AverageGradNormSq, FinalMetric
+from .requirements import rule_is
+from .symbols import gamma, rho, lam, L, L_batch, A, B, C, mu, delta, delta0, T
 
 K = 2 * L_batch ** 2 * rho ** 2 * (1 - lam) ** 2 * (1 + L * gamma) + L * gamma
 NOISE = K * C + 2 * lam ** 2 * L_batch ** 2 * rho ** 2 * (1 + L * gamma)
