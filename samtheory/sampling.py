@@ -16,7 +16,7 @@ Independent(p)         i included w.p. p_i, independently 1/(n p_i)
 Stratified(blocks)     one uniform index in each block    |B_j|/n
 =====================  ================================  ======================
 
-Randomness comes from the counter-based streams of ``engine.rng``: step t of
+Randomness comes from the counter-based streams of ``_core.rng``: step t of
 trajectory r uses the uniforms with counters t·u .. t·u + u − 1 of its
 substream, u = ``uniforms_per_step``. Index rules from uniforms U:
 with replacement, i = ⌊U n⌋ for uniform p, else the first i with
@@ -32,9 +32,9 @@ import numbers
 import numpy as np
 
 from . import _validate
-from .engine import rng as _rng
+from ._core import rng as _rng
 
-from .engine.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, STRATIFIED
+from ._core.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, STRATIFIED
 
 
 class Sampler:
@@ -231,7 +231,7 @@ class Stream:
 def draw(sampler, problem, steps, trajectories, seed, substream=_rng.DESCENT):
     """The index/weight stream the engine uses for this sampler, replayable by any reference.
 
-    ``substream`` is ``engine.rng.DESCENT`` (default) or ``engine.rng.ASCENT``
+    ``substream`` is ``_core.rng.DESCENT`` (default) or ``_core.rng.ASCENT``
     (the independent ascent minibatch).
     """
     steps = _validate.positive_int("steps", steps)

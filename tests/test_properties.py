@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as hs
 
 import samtheory as st
-from samtheory.engine import rng
+from samtheory._core import rng
 
 SETTINGS = settings(max_examples=60, deadline=None)
 

@@ -1,5 +1,5 @@
 """Samplers, their index/weight streams (``sampling.draw``), the kernel's agreement with
-them, and the counter-based generator (``engine.rng``).
+them, and the counter-based generator (``_core.rng``).
 
 Statistical tolerances. Every step of every trajectory is an independent draw
 of the sampling (independent uniforms), so over N = steps × trajectories
@@ -21,7 +21,7 @@ import scipy.stats
 from numba import njit
 
 import samtheory as st
-from samtheory.engine import rng as srng
+from samtheory._core import rng as srng
 from samtheory.problems import random_least_squares, random_logistic, random_sine_least_squares
 from samtheory.sampling import (Importance, Independent, Stratified, TauNice, WithReplacement,
                                 draw, draw_coins)

@@ -21,7 +21,7 @@ import sympy as sp
 
 import samtheory as st
 from samtheory import problems, theory
-from samtheory.engine.codes import SQUARED
+from samtheory._core.codes import SQUARED
 from samtheory.problems.base import FiniteSum
 from samtheory.sampling import Importance, TauNice, WithReplacement
 

@@ -3,7 +3,7 @@
 The rule, the problem and the sampler arrive as numbers and arrays (see
 ``rules.Rule``, ``problems.base.FiniteSum`` and ``sampling.BoundSampler``), so
 this compiles once for the whole package and is cached on disk. Trajectories
-are the parallel axis; each owns its random streams (``engine.rng``), so the
+are the parallel axis; each owns its random streams (``_core.rng``), so the
 numbers do not depend on the thread count.
 
 Floating-point flags allow reassociation and contraction (SIMD reductions and
@@ -14,8 +14,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .codes import (SQUARED, NONE, SINE, WITH_REPLACEMENT, TAU_NICE, INDEPENDENT)
-from .rng import stream_key, uniform
+from .._core.codes import (SQUARED, NONE, SINE, WITH_REPLACEMENT, TAU_NICE, INDEPENDENT)
+from .._core.rng import stream_key, uniform
 
 FASTMATH = {"reassoc", "contract", "nsz"}
 GUARD = 1e-12
@@ -185,7 +185,7 @@ def run(loss_kind, reg_kind, A, y, s, c, z, H, lin, c0, x_star, has_x_star, exac
     arrays (iterate; momentum, Adam's v and v̂, each (trajectories, 0) when the rule
     has no such buffer; gradient evaluations; next record index; running sum and
     minimum of ‖∇f‖²), and the random draws of step t depend on t only
-    (``engine.rng``). ``diverged_at`` (−1 while alive) is read to skip the trajectories
+    (``_core.rng``). ``diverged_at`` (−1 while alive) is read to skip the trajectories
     that already diverged and set on divergence, when the remaining records are filled
     with NaN. Fills the outputs in place (see ``engine.simulate``).
     """

@@ -25,7 +25,7 @@ at the divergence.
 import numpy as np
 
 from .. import sampling
-from . import rng
+from .._core import rng
 
 GUARD = 1e-12   # added to norms before dividing by them
 

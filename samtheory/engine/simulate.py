@@ -239,7 +239,7 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
         Iterations T per trajectory.
     trajectories : int >= 1
     seed : int in [0, 2**64)
-        With the trajectory index, fixes every random draw (``engine.rng``).
+        With the trajectory index, fixes every random draw (``_core.rng``).
     record_every : int >= 1, optional
         Record metrics at t = 0, k, 2k, ... and at T; default max(1, T // 100).
     x0 : (d,) or (trajectories, d) array, optional

@@ -9,7 +9,7 @@ State of a chunk of R trajectories: iterates X (R, d) and the base optimiser's
 buffers m, v, v̂ (R, d); per trajectory an ``active`` flag, ``diverged_at`` and
 the evaluation count. One step follows the ``rules`` module docstring, the
 minibatches follow the ``sampling`` docstring and the uniforms are the
-counter-based streams of ``engine.rng`` evaluated on the device, so the numbers
+counter-based streams of ``_core.rng`` evaluated on the device, so the numbers
 are those of the Numba kernel (to rounding: sums run in another order).
 
 Minibatches come in two layouts. Samplers with a fixed batch size b draw
@@ -40,8 +40,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import rng
-from .codes import NONE, SINE, SQUARED, WITH_REPLACEMENT, TAU_NICE, INDEPENDENT
+from .._core import rng
+from .._core.codes import NONE, SINE, SQUARED, WITH_REPLACEMENT, TAU_NICE, INDEPENDENT
 
 GUARD = 1e-12   # added to norms before dividing by them (as in the kernel)
 # Working memory of an automatic NumPy chunk: about a last-level cache. Each step streams

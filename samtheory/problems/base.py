@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import expit
 
 from .. import _validate
-from ..engine.codes import LOSSES, REGULARISERS, SQUARED, LOGISTIC, NONE, SINE, RATIONAL  # noqa: F401
+from .._core.codes import LOSSES, REGULARISERS, SQUARED, LOGISTIC, NONE, SINE, RATIONAL  # noqa: F401
 
 
 class FiniteSum:

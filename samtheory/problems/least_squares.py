@@ -16,7 +16,7 @@ is wrong, even negative, so such problems are refused.
 import numpy as np
 
 from .. import _validate
-from ..engine.codes import SQUARED
+from .._core.codes import SQUARED
 from .base import FiniteSum
 
 

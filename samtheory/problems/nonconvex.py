@@ -26,7 +26,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from .. import _validate
-from ..engine.codes import SQUARED, LOGISTIC, SINE, RATIONAL
+from .._core.codes import SQUARED, LOGISTIC, SINE, RATIONAL
 from .base import FiniteSum
 
 SINC_MIN = 0.21723362821122166  # −min_{u>0} sin(u)/u, attained at u = 4.4934

@@ -43,7 +43,7 @@ import numpy as np
 from scipy.special import expit
 
 from .. import problems, rules
-from ..engine.codes import RATIONAL, SINE, SQUARED
+from .._core.codes import RATIONAL, SINE, SQUARED
 from ..plots import plt, save_figure
 from .base import StudyResult, decided_claim, exact_claim, full_batch, prepare
 

@@ -82,7 +82,7 @@ import scipy.sparse
 from scipy.special import gammaln
 
 from .. import _validate
-from ..engine.codes import (INDEPENDENT, LOGISTIC, NONE, SQUARED, STRATIFIED, TAU_NICE,
+from .._core.codes import (INDEPENDENT, LOGISTIC, NONE, SQUARED, STRATIFIED, TAU_NICE,
                             WITH_REPLACEMENT)
 from ..problems.base import FiniteSum
 from ..sampling import Sampler, draw

@@ -32,7 +32,7 @@ import numpy as np
 import sympy as sp
 
 from .. import _validate, verdicts
-from ..engine.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, LOGISTIC, NONE, SINE, RATIONAL
+from .._core.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, LOGISTIC, NONE, SINE, RATIONAL
 from ..problems.base import FiniteSum
 from ..rules import Rule
 from ..sampling import Sampler

@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..engine.codes import TAU_NICE, INDEPENDENT, STRATIFIED
+from .._core.codes import TAU_NICE, INDEPENDENT, STRATIFIED
 
 @dataclass(frozen=True)
 class Requirement:
