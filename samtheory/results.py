@@ -4,7 +4,8 @@ File format (``.npz``, written by ``Trajectories.save``): arrays ``steps``
 (records,), ``metric/<name>`` (trajectories, records), ``final_x``
 (trajectories, d), ``diverged_at`` (trajectories,; −1 = never),
 ``schedule/<lr|rho|lam|perturb_prob>`` (steps,), ``problem/<A|y|signs|reg_center>``
-(the problem's data), ``problem/x0`` (trajectories, d) (the starting points used)
+(a ``FiniteSum``'s data) or ``problem/data/<k>`` (a ``Custom`` problem's data tuple),
+``problem/x0`` (trajectories, d) (the starting points used)
 and ``config``, a 0-d string holding JSON:
 {"format": 1, "samtheory_version", "problem" (class, name, constants, reg_strength),
 "rule" (every field of ``rules.Rule``), "sampler", "seed", "steps",
@@ -53,8 +54,11 @@ class Trajectories:
         the null-space part of x_0 − x*), ``grad_evals`` (int) stochastic gradient
         evaluations spent before x_t, and with ``track_iterates`` the
         running ``avg_grad_norm_sq`` (1/t) Σ_{s<t} ‖∇f(x_s)‖² and
-        ``min_grad_norm_sq`` min_{s<t} ‖∇f(x_s)‖² (at t = 0: ‖∇f(x_0)‖²).
-        Records after a divergence are NaN.
+        ``min_grad_norm_sq`` min_{s<t} ‖∇f(x_s)‖² (at t = 0: ‖∇f(x_0)‖²); with
+        ``track_sharpness`` the ``sharpness`` λ_max(∇²f(x_t)), ``hessian_trace``
+        tr ∇²f(x_t) (``engine.kernel.sharpness`` states how each is computed) and, for a
+        problem that conserves one under gradient flow, its ``balance`` (e.g. ‖u‖² − ‖v‖²
+        of a diagonal network). Records after a divergence are NaN.
     final_x : (trajectories, d) array
     diverged_at : (trajectories,) int array
         The step at which the iterate or a metric became inf/NaN, −1 if never.
@@ -273,11 +277,24 @@ def _checked_arrays(path, arrays):
     names = ["loss_gap", "grad_norm_sq", "grad_evals", "dist_sq"]
     if config["track_iterates"]:
         names += ["avg_grad_norm_sq", "min_grad_norm_sq"]
+    sharpness = config.get("track_sharpness", False)
+    if not isinstance(sharpness, bool):
+        fail(f"configuration field 'track_sharpness' must be a JSON bool, got {sharpness!r}")
+    if sharpness:
+        names += ["sharpness", "hessian_trace", "balance"]
+    optional = ("dist_sq", "balance")
     metrics = {name: take(f"metric/{name}", 2, "iu" if name == "grad_evals" else "f", shape)
-               for name in names if name != "dist_sq" or f"metric/{name}" in arrays}
+               for name in names if name not in optional or f"metric/{name}" in arrays}
     schedules = {name: take(f"schedule/{name}", 1, "f", (steps,)) for name in SCHEDULES}
     problem = {}
-    if any(key.startswith("problem/") for key in arrays):
+    if any(key.startswith("problem/data/") for key in arrays):   # a Custom problem's data tuple
+        count = sum(key.startswith("problem/data/") for key in arrays)
+        for k in range(count):
+            if f"problem/data/{k}" not in arrays:
+                fail(f"array 'problem/data/{k}' is missing (the data tuple has {count} arrays)")
+            problem[f"data/{k}"] = arrays.pop(f"problem/data/{k}")
+        problem["x0"] = take("problem/x0", 2, "f", (trajectories, d))
+    elif any(key.startswith("problem/") for key in arrays):
         A = take("problem/A", 2, "f")
         if A.shape[1] != d:
             fail(f"array 'problem/A' has shape {A.shape}, expected (n, {d})")

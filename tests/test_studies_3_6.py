@@ -128,7 +128,7 @@ def test_hessian_against_finite_differences(make):
 
 def test_hessian_closed_forms():
     problem = Quadratic([10.0, -3.0, 1.0])
-    np.testing.assert_allclose(eos.hessian(problem, np.array([5.0, 1.0, -2.0])), np.diag([10.0, -3.0, 1.0]),
+    np.testing.assert_allclose(problem.hessian_at(np.array([5.0, 1.0, -2.0])), np.diag([10.0, -3.0, 1.0]),
                                rtol=1e-14, atol=1e-14)
     sine = random_sine_least_squares(8, 4, reg_strength=1.5, seed=0)
     assert eos.hessian_top_eigenvalue(sine, sine.x_star) == pytest.approx(sine.eigenvalues.max() + 3.0,

@@ -11,12 +11,14 @@ form: state_c = key + (c + 1) * GAMMA, output = mix(state_c); the key itself
 is a mix of the seed, the trajectory index and the substream index.
 
 Substreams: ``DESCENT`` (the minibatch of the descent gradient), ``ASCENT``
-(an independent ascent minibatch), ``COIN`` (the RST Bernoulli coin).
+(an independent ascent minibatch), ``COIN`` (the RST Bernoulli coin), ``LANCZOS``
+(the start vector of the sharpness Lanczos iteration) and ``PROBES`` (the Rademacher
+probes of the Hessian-trace estimate) for problems too large for a dense Hessian.
 """
 import numpy as np
 from numba import njit
 
-DESCENT, ASCENT, COIN = 0, 1, 2
+DESCENT, ASCENT, COIN, LANCZOS, PROBES = 0, 1, 2, 3, 4
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -31,7 +31,7 @@ GUARD = 1e-12   # added to norms before dividing by them
 
 
 def simulate_reference(problem, rule, sampler, *, steps, trajectories, seed, record_steps, x0,
-                       track_iterates):
+                       track_iterates, track_sharpness=False):
     """Run ``rule`` on ``problem`` with plain NumPy; same outputs as the Numba engine.
 
     Parameters
@@ -47,6 +47,9 @@ def simulate_reference(problem, rule, sampler, *, steps, trajectories, seed, rec
         Starting points.
     track_iterates : bool
         Also record the running mean and minimum of ‖∇f(x_s)‖² over s < t.
+    track_sharpness : bool
+        Also record λ_max and the trace of the dense ``problem.hessian_at(x_t)`` (exact at
+        every dimension) and ``problem.balance(x_t)`` where the problem has one.
 
     Returns
     -------
@@ -66,6 +69,10 @@ def simulate_reference(problem, rule, sampler, *, steps, trajectories, seed, rec
         names.append("dist_sq")
     if track_iterates:
         names += ["avg_grad_norm_sq", "min_grad_norm_sq"]
+    if track_sharpness:
+        names += ["sharpness", "hessian_trace"]
+        if getattr(problem, "balance_function", None) is not None:
+            names.append("balance")
     metrics = {name: np.full((trajectories, record_steps.size), np.nan) for name in names}
     final_x = np.empty_like(x0)
     diverged_at = np.full(trajectories, -1, dtype=np.int64)
@@ -106,6 +113,12 @@ def _run_trajectory(problem, rule, schedule, descent, ascent, coins, r, x, steps
             if track_iterates:
                 metrics["avg_grad_norm_sq"][r, j] = grad_sq if t == 0 else sum_grad_sq / t
                 metrics["min_grad_norm_sq"][r, j] = grad_sq if t == 0 else min_grad_sq
+            if "sharpness" in metrics and np.isfinite(gap) and np.isfinite(grad_sq):
+                hessian = problem.hessian_at(x)
+                metrics["sharpness"][r, j] = np.linalg.eigvalsh(hessian)[-1]
+                metrics["hessian_trace"][r, j] = np.trace(hessian)
+                if "balance" in metrics:
+                    metrics["balance"][r, j] = problem.balance(x)
             j += 1
             if not (np.isfinite(gap) and np.isfinite(grad_sq)):
                 diverged_at = t      # this record keeps its non-finite values

@@ -15,11 +15,11 @@ import time
 import numpy as np
 
 from .. import _validate
-from ..problems.base import FiniteSum
+from ..problems.base import FiniteSum, Problem
 from ..results import Trajectories
 from ..rules import ASCENTS as _ASCENTS, BASES as _BASES, GRST_MODES as _GRST, Rule
 from ..sampling import Sampler
-from . import kernel, vectorised
+from . import args, kinds, vectorised
 
 BACKENDS = ("numba", "reference", "array", "cupy", "auto")
 ARRAY_BACKENDS = ("array", "cupy")
@@ -135,7 +135,8 @@ def record_count(steps, record_every):
 
 
 def memory_plan(problem, rule, sampler, *, steps, trajectories, record_every=None,
-                track_iterates=False, backend="array", chunk_size=None, device=None):
+                track_iterates=False, backend="array", chunk_size=None, device=None,
+                track_sharpness=False):
     """The memory a run needs, and the chunk the array backends would use.
 
     Returns a dict of bytes (and counts):
@@ -164,7 +165,7 @@ def memory_plan(problem, rule, sampler, *, steps, trajectories, record_every=Non
     metrics = len(vectorised.metric_names(problem, track_iterates))
     # (trajectories, records) arrays held at once: the Numba kernel fills six and converts
     # the evaluation counts to integers; the reference converts them too.
-    arrays = {"numba": 7, "reference": metrics + 1}.get(backend, metrics)
+    arrays = {"numba": 7, "reference": metrics + 1}.get(backend, metrics) + 3 * bool(track_sharpness)
     per_record = 8 * trajectories * arrays + 16   # + the record step (built, then appended to)
     schedules = 8 * steps * (4 + 3)
     work = schedules + 16 * records
@@ -227,12 +228,13 @@ def _size(count):
 
 
 def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_every=None, x0=None,
-             track_iterates=False, backend="numba", chunk_size=None):
+             track_iterates=False, track_sharpness=False, backend="numba", chunk_size=None):
     r"""Run ``trajectories`` independent trajectories of ``rule`` on ``problem``.
 
     Parameters
     ----------
-    problem : problems.FiniteSum
+    problem : problems.Problem
+        A ``FiniteSum``, a ``Custom`` problem or a built-in landscape (``problems.landscapes``).
     rule : rules.Rule (a preset such as ``SAM(lr=0.1, rho=0.05)``)
     sampler : sampling.Sampler
     steps : int >= 1
@@ -247,6 +249,12 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
     track_iterates : bool
         Also evaluate ‖∇f(x_t)‖² at every step for the running average and
         minimum over all iterates (costs one full gradient per step).
+    track_sharpness : bool
+        Also record, at every record step, ``sharpness`` λ_max(∇²f(x_t)) and
+        ``hessian_trace`` tr ∇²f(x_t) (exact from d Hessian-vector products up to
+        ``engine.kernel.DENSE_MAX`` dimensions, Lanczos and Hutchinson's estimate above;
+        see ``engine.kernel.sharpness``) and the problem's ``balance`` where it has one.
+        Backends numba and reference; a ``Custom`` problem needs ``hvp``.
     backend : "numba" | "reference" | "array" | "cupy" | "auto"
         The compiled kernel; the plain NumPy reference (slow; for checks); the
         array backend on NumPy or on a GPU through CuPy (``pip install -e
@@ -276,7 +284,8 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
         ``SLICE_SECONDS`` (``step_slices``; the results do not depend on them), so
         an interrupt stops it within about a second.
     """
-    _validate.instance("problem", problem, FiniteSum, "a problem (samtheory.problems.FiniteSum)")
+    _validate.instance("problem", problem, Problem, "a problem (samtheory.problems.Problem: a "
+                       "FiniteSum, a Custom problem or a landscape)")
     _validate.instance("rule", rule, Rule, "an update rule (e.g. samtheory.SAM(lr=0.1, rho=0.05))")
     _validate.instance("sampler", sampler, Sampler, "a sampler (e.g. samtheory.WithReplacement(8))")
     steps = _validate.positive_int("steps", steps)
@@ -286,6 +295,8 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
     seed = _validate.seed(seed)
     if not isinstance(track_iterates, (bool, np.bool_)):
         raise ValueError(f"track_iterates must be True or False, got {track_iterates!r}")
+    if not isinstance(track_sharpness, (bool, np.bool_)):
+        raise ValueError(f"track_sharpness must be True or False, got {track_sharpness!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     if chunk_size is not None:
@@ -300,10 +311,12 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
     device = vectorised.NUMPY if backend == "array" else None
     if backend == "cupy":
         device = vectorised.cupy_device()   # RuntimeError naming what is missing
+    if track_sharpness:
+        _check_sharpness(problem, backend)
     bound = sampler.bind(problem)
     plan = memory_plan(problem, rule, sampler, steps=steps, trajectories=trajectories,
                        record_every=record_every, track_iterates=track_iterates, backend=backend,
-                       chunk_size=chunk_size, device=device)
+                       chunk_size=chunk_size, device=device, track_sharpness=track_sharpness)
     _check_host_memory(plan, steps, trajectories)
     lr, rho, lam, prob = rule.arrays(steps)
     starts = starting_points(problem, x0, trajectories)
@@ -311,18 +324,23 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
     config = {"samtheory_version": _package_version(), "problem": problem.describe(),
               "rule": rule.describe(), "sampler": sampler.describe(), "seed": int(seed),
               "steps": steps, "trajectories": trajectories, "record_every": record_every,
-              "track_iterates": bool(track_iterates), "backend": backend,
+              "track_iterates": bool(track_iterates), "track_sharpness": bool(track_sharpness),
+              "backend": backend,
               "x0": "problem default" if x0 is None else "given"}
     if auto_note is not None:
         config["backend_auto"] = auto_note
     schedules = {"lr": lr, "rho": rho, "lam": lam, "perturb_prob": prob}
-    problem_data = {"A": problem.A, "y": problem.y, "signs": problem.signs,
-                    "reg_center": problem.reg_center, "x0": starts}
+    if isinstance(problem, FiniteSum):
+        problem_data = {"A": problem.A, "y": problem.y, "signs": problem.signs,
+                        "reg_center": problem.reg_center, "x0": starts}
+    else:
+        problem_data = {**{f"data/{k}": a for k, a in enumerate(problem.data)}, "x0": starts}
     if backend == "reference":
         from .reference import simulate_reference
         metrics, final_x, diverged_at = simulate_reference(
             problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
-            record_steps=rec, x0=starts, track_iterates=track_iterates)
+            record_steps=rec, x0=starts, track_iterates=track_iterates,
+            track_sharpness=track_sharpness)
     elif backend in ARRAY_BACKENDS:
         metrics, final_x, diverged_at, pool_peak = vectorised.simulate_array(
             problem, rule, bound, schedules, starts, seed, rec, bool(track_iterates),
@@ -332,8 +350,22 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
                       peak_device_bytes_measured=pool_peak)
     else:
         metrics, final_x, diverged_at = _run_numba(problem, rule, bound, schedules, starts, seed,
-                                                   rec, track_iterates)
+                                                   rec, track_iterates, track_sharpness)
     return Trajectories(rec, metrics, final_x, diverged_at, schedules, config, problem_data)
+
+
+def _check_sharpness(problem, backend):
+    """Refuse ``track_sharpness`` where it cannot be computed, saying why."""
+    if backend in ARRAY_BACKENDS:
+        raise ValueError(f"track_sharpness runs on backend 'numba' or 'reference', not {backend!r}")
+    if getattr(problem, "hvp_function", True) is None:
+        raise ValueError(f"track_sharpness needs Hessian-vector products: {problem.name} was "
+                         "built without hvp= (problems.Custom)")
+
+
+def problem_has_balance(problem):
+    """Whether ``problem`` defines a conserved ``balance`` (recorded with track_sharpness)."""
+    return getattr(problem, "balance_function", None) is not None
 
 
 def kernel_buffers(rule):
@@ -365,42 +397,58 @@ def step_slices(steps, trajectories, seconds=SLICE_SECONDS, clock=time.perf_coun
         t0 = t1
 
 
-def _run_numba(problem, rule, bound, schedules, starts, seed, rec, track):
+def _problem_args(problem):
+    """The problem's data for its kernel: ``args.GLMData`` or ``args.custom_data``."""
+    if isinstance(problem, FiniteSum):
+        x_star = problem.x_star if problem.x_star is not None else np.zeros(problem.d)
+        return args.GLMData(
+            int(problem.loss_kind), int(problem.reg_kind), _f64(problem.A), _f64(problem.y),
+            _f64(problem.signs), float(problem.reg_strength), _f64(problem.reg_center),
+            _f64(problem.hessian), _f64(problem.linear), float(problem.constant), _f64(x_star),
+            bool(problem.exact_gap),
+            float(problem.gap_offset if problem.exact_gap else problem.loss_reference))
+    return args.custom_data(problem.data, problem.n, problem.loss_reference)
+
+
+def _f64(array):
+    """C-contiguous, writable float64: Numba types read-only or strided arrays apart."""
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    return array if array.flags.writeable else array.copy()
+
+
+def _run_numba(problem, rule, bound, schedules, starts, seed, rec, track, sharp):
     trajectories, d = starts.shape
     shape = (trajectories, rec.size)
     gap, grad, dist, evals, avg, mn = (np.empty(shape) for _ in range(6))
+    landscape = tuple(np.full(shape if sharp else (trajectories, 0), np.nan) for _ in range(3))
     has_m, has_v = kernel_buffers(rule)
     final_x = starts.copy()
-    state = (final_x, np.zeros((trajectories, d if has_m else 0)),
-             np.zeros((trajectories, d if has_v else 0)),
-             np.full((trajectories, d if has_v else 0), float(rule.vhat_init)),
-             np.zeros(trajectories, dtype=np.int64), np.zeros(trajectories, dtype=np.int64),
-             np.zeros(trajectories), np.full(trajectories, np.inf))
-    diverged_at = np.full(trajectories, -1, dtype=np.int64)
+    state = args.State(final_x, np.zeros((trajectories, d if has_m else 0)),
+                       np.zeros((trajectories, d if has_v else 0)),
+                       np.full((trajectories, d if has_v else 0), float(rule.vhat_init)),
+                       np.zeros(trajectories, dtype=np.int64), np.zeros(trajectories, dtype=np.int64),
+                       np.zeros(trajectories), np.full(trajectories, np.inf),
+                       np.full(trajectories, -1, dtype=np.int64))
     x_star = problem.x_star if problem.x_star is not None else np.zeros(d)
-    def f64(array):   # C-contiguous, writable float64: Numba types read-only arrays apart
-        array = np.ascontiguousarray(array, dtype=np.float64)
-        return array if array.flags.writeable else array.copy()
-
-    # Every argument is cast to one fixed type, so the kernel compiles exactly once.
-    fixed = (int(problem.loss_kind), int(problem.reg_kind), f64(problem.A), f64(problem.y),
-             f64(problem.signs), float(problem.reg_strength), f64(problem.reg_center),
-             f64(problem.hessian), f64(problem.linear), float(problem.constant), f64(x_star),
-             problem.x_star is not None, bool(problem.exact_gap),
-             float(problem.gap_offset if problem.exact_gap else problem.loss_reference),
-             int(bound.kind), bool(bound.uniform_probabilities), int(bound.batch),
-             int(bound.max_batch), int(bound.uniforms_per_step), f64(bound.table),
-             np.ascontiguousarray(bound.offsets, dtype=np.int64), f64(bound.index_weights),
-             schedules["lr"], schedules["rho"], schedules["lam"], schedules["perturb_prob"],
-             _ASCENTS[rule.ascent], rule.ascent_batch == "independent", _GRST[rule.grst_mode],
-             float(rule.grst_alpha), bool(rule.stable), bool(rule.stable_cap), _BASES[rule.base],
-             float(rule.momentum), float(rule.beta2), float(rule.eps),
-             bool(rule.amsgrad), bool(rule.bias_correction),
-             np.uint64(seed), np.ascontiguousarray(rec, dtype=np.int64), bool(track))
-    outputs = (gap, grad, dist, evals, avg, mn) + state + (diverged_at,)
+    # Every field is cast to one fixed type, so each problem kind compiles exactly once.
+    sampler = args.SamplerArgs(int(bound.kind), bool(bound.uniform_probabilities), int(bound.batch),
+                               int(bound.max_batch), int(bound.uniforms_per_step), _f64(bound.table),
+                               np.ascontiguousarray(bound.offsets, dtype=np.int64),
+                               _f64(bound.index_weights))
+    rule_args = args.RuleArgs(schedules["lr"], schedules["rho"], schedules["lam"],
+                              schedules["perturb_prob"], _ASCENTS[rule.ascent],
+                              rule.ascent_batch == "independent", _GRST[rule.grst_mode],
+                              float(rule.grst_alpha), bool(rule.stable), bool(rule.stable_cap),
+                              _BASES[rule.base], float(rule.momentum), float(rule.beta2),
+                              float(rule.eps), bool(rule.amsgrad), bool(rule.bias_correction))
+    outputs = args.Outputs(gap, grad, dist, evals, avg, mn, *landscape)
+    problem_args = _problem_args(problem)
+    run = kinds.kernel_for(problem)
     for t0, t1 in step_slices(schedules["lr"].size, trajectories):
-        kernel.run(*fixed, t0, t1, *outputs)
-        if (diverged_at >= 0).all():
+        control = args.Control(np.uint64(seed), np.ascontiguousarray(rec, dtype=np.int64), bool(track),
+                               _f64(x_star), problem.x_star is not None, bool(sharp), t0, t1)
+        run(problem_args, sampler, rule_args, control, outputs, state)
+        if (state.diverged_at >= 0).all():
             break   # every trajectory diverged: its records are already filled
     metrics = {"loss_gap": gap, "grad_norm_sq": grad, "grad_evals": evals.astype(np.int64)}
     if problem.x_star is not None:
@@ -408,4 +456,8 @@ def _run_numba(problem, rule, bound, schedules, starts, seed, rec, track):
     if track:
         metrics["avg_grad_norm_sq"] = avg
         metrics["min_grad_norm_sq"] = mn
-    return metrics, final_x, diverged_at
+    if sharp:
+        metrics.update(sharpness=landscape[0], hessian_trace=landscape[1])
+        if problem_has_balance(problem):
+            metrics["balance"] = landscape[2]
+    return metrics, final_x, state.diverged_at

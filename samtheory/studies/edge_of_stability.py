@@ -4,7 +4,7 @@ The least-squares problems have a constant Hessian, so the sharpness λ_t = λ_m
 cannot move; this study uses the sine least squares of ``problems.nonconvex``
 (``random_sine_least_squares(16, 16, c = 1.5)``): f(x) = Σ_j g_j(x_j − x*_j) with
 g_j(t) = ½λ_j t² + c sin² t, λ_j ∈ [0.8, 4], so ∇²f = diag(λ_j + 2c cos 2t_j) ranges from
-λ_j − 2c far from x* to κ_j = λ_j + 2c at x* (``hessian``: the general finite-sum
+λ_j − 2c far from x* to κ_j = λ_j + 2c at x* (``FiniteSum.hessian_at``: the general finite-sum
 formula (1/n) Σ ℓ''(a_iᵀx) a_i a_iᵀ + c diag r''(x − z), checked against finite differences).
 
 **Edges** (ηλ is the step's curvature budget):
@@ -40,10 +40,8 @@ reproduced here.
 import time
 
 import numpy as np
-from scipy.special import expit
 
 from .. import problems, rules
-from .._core.codes import RATIONAL, SINE, SQUARED
 from ..plots import plt, save_figure
 from .base import StudyResult, decided_claim, exact_claim, full_batch, prepare
 
@@ -66,32 +64,11 @@ def make_problem():
     return problems.random_sine_least_squares(16, 16, reg_strength=REG, eigenvalues=(0.8, 4.0), seed=0)
 
 
-def hessian(problem, x):
-    r"""∇²f(x) of a ``FiniteSum``: (1/n) Aᵀ diag(ℓ''_i(a_iᵀx)) A + c diag(r''(x − z)).
-
-    ℓ''(u) = s_i for the squared loss ½s_i(u − y_i)², σ(y_i u)(1 − σ(y_i u)) for the
-    logistic loss (y_i = ±1); r'' = 2 cos 2t for r = sin² t and 2(1 − 3t²)/(1 + t²)³ for
-    r = t²/(1 + t²)."""
-    x = np.asarray(x, dtype=float)
-    if problem.loss_kind == SQUARED:
-        weights = problem.signs
-    else:
-        s = expit(problem.y * (problem.A @ x))
-        weights = s * (1 - s)
-    H = (problem.A.T * weights) @ problem.A / problem.n
-    t = x - problem.reg_center
-    if problem.reg_kind == SINE:
-        H[np.diag_indices_from(H)] += problem.reg_strength * 2 * np.cos(2 * t)
-    elif problem.reg_kind == RATIONAL:
-        H[np.diag_indices_from(H)] += problem.reg_strength * 2 * (1 - 3 * t ** 2) / (1 + t ** 2) ** 3
-    return H
-
-
 def hessian_top_eigenvalue(problem, x):
     """λ_max(∇²f(x)); NaN where x is not finite."""
     if not np.all(np.isfinite(x)):
         return float("nan")
-    return float(np.linalg.eigvalsh(hessian(problem, x))[-1])
+    return float(np.linalg.eigvalsh(problem.hessian_at(x))[-1])
 
 
 def finite_difference_error(problem, x, step=FD_STEP):
@@ -100,7 +77,7 @@ def finite_difference_error(problem, x, step=FD_STEP):
     d = problem.d
     fd = np.column_stack([(problem.gradient(x + step * e) - problem.gradient(x - step * e)) / (2 * step)
                           for e in np.eye(d)])
-    exact = hessian(problem, x)
+    exact = problem.hessian_at(x)
     return float(np.max(np.abs(exact - fd)) / np.max(np.abs(exact)))
 
 
@@ -133,7 +110,7 @@ def sam_edge(eta, rho, grad_norm):
 
 def edges(problem, count):
     """``count`` edges spread over the midpoints of consecutive curvatures κ_j at x* above λ_far."""
-    kappa = np.unique(np.round(np.diag(hessian(problem, problem.x_star)), 12))
+    kappa = np.unique(np.round(np.diag(problem.hessian_at(problem.x_star)), 12))
     middle = (kappa[1:] + kappa[:-1]) / 2
     middle = middle[middle > np.max(problem.eigenvalues)]
     picks = np.unique(np.round(np.linspace(0, middle.size - 1, min(count, middle.size))).astype(int))

@@ -1,0 +1,159 @@
+r"""The problem operations of the generalised linear kind (``problems.FiniteSum``).
+
+f_i(x) = ℓ_i(a_iᵀx) + c Σ_j r(x_j − z_j) with the losses and regularisers of
+``problems.base``; ``P`` is an ``args.GLMData``. Every problem kind supplies these four
+operations to the kernel (``engine.kernel``; ``engine.per_sample`` for Custom kinds):
+
+- ``batch_gradient(P, x, idx, w, count, out, scratch)``: out = Σ_k w_k ∇f_{idx_k}(x);
+- ``objective(P, x, tmp, grad)``: returns f(x) − f_ref and fills grad = ∇f(x);
+- ``hessian_vector(P, x, v, out, tmp)``: out = ∇²f(x) v;
+- ``balance(P, x)``: the problem's conserved quantity, NaN where it has none.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from .._core.codes import SQUARED, NONE, SINE
+from .args import FASTMATH
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def batch_gradient(P, x, idx, w, count, out, scratch):
+    """out = Σ_k w_k ∇f_{idx_k}(x) (``scratch`` is unused here)."""
+    loss_kind, reg_kind, A, y, s, c, z = P.loss_kind, P.reg_kind, P.A, P.y, P.s, P.c, P.z
+    d = x.shape[0]
+    for j in range(d):
+        out[j] = 0.0
+    wsum = 0.0
+    for k in range(count):
+        i = idx[k]
+        u = 0.0
+        for j in range(d):
+            u += A[i, j] * x[j]
+        if loss_kind == SQUARED:
+            dl = s[i] * (u - y[i])
+        else:
+            dl = -y[i] / (1.0 + math.exp(y[i] * u))
+        coef = w[k] * dl
+        for j in range(d):
+            out[j] += coef * A[i, j]
+        wsum += w[k]
+    if reg_kind != NONE:
+        _add_regulariser_gradient(reg_kind, wsum * c, z, x, out)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _add_regulariser_gradient(reg_kind, scale, z, x, out):
+    for j in range(x.shape[0]):
+        t = x[j] - z[j]
+        if reg_kind == SINE:
+            out[j] += scale * math.sin(2.0 * t)
+        else:
+            inverse = 1.0 / (1.0 + t * t)   # 0 once t² overflows: no inf/inf
+            out[j] += scale * 2.0 * t * inverse * inverse
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _regulariser_value(reg_kind, t):
+    if reg_kind == SINE:
+        return math.sin(t) ** 2
+    q = t * t
+    inverse = 1.0 / (1.0 + q)
+    return q * inverse if q < 1.0 else 1.0 - inverse   # no inf/inf for huge t
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def objective(P, x, tmp, grad):
+    """Return f(x) − f_ref and fill grad = ∇f(x) (tmp: scratch of length d).
+
+    With ``exact_gap`` (squared loss, H x* = lin) the quadratic part is
+    ½(x − x*)ᵀH(x − x*) and ``f_ref`` holds the offset ℓ(x*) − f_ref, so the gap
+    suffers no cancellation near the optimum."""
+    loss_kind, reg_kind, A, y, c, z = P.loss_kind, P.reg_kind, P.A, P.y, P.c, P.z
+    H, lin, c0, x_star, exact_gap, f_ref = P.H, P.lin, P.c0, P.x_star, P.exact_gap, P.f_ref
+    n, d = A.shape
+    f = 0.0
+    if loss_kind == SQUARED:
+        if exact_gap:
+            for j in range(d):
+                tmp[j] = x[j] - x_star[j]
+        else:
+            for j in range(d):
+                tmp[j] = x[j]
+        for a in range(d):
+            acc = 0.0
+            for b in range(d):
+                acc += H[a, b] * tmp[b]
+            grad[a] = acc
+        quad = 0.0
+        for j in range(d):
+            quad += tmp[j] * grad[j]
+        if exact_gap:
+            f = 0.5 * quad + f_ref
+        else:
+            lin_term = 0.0
+            for j in range(d):
+                lin_term += lin[j] * x[j]
+                grad[j] -= lin[j]
+            f = 0.5 * quad - lin_term + c0 - f_ref
+    else:
+        for j in range(d):
+            grad[j] = 0.0
+        for i in range(n):
+            u = 0.0
+            for j in range(d):
+                u += A[i, j] * x[j]
+            m = -y[i] * u
+            f += max(m, 0.0) + math.log1p(math.exp(-abs(m)))
+            coef = -y[i] / (1.0 + math.exp(-m)) / n
+            for j in range(d):
+                grad[j] += coef * A[i, j]
+        f = f / n - f_ref
+    if reg_kind != NONE:
+        reg = 0.0
+        for j in range(d):
+            reg += _regulariser_value(reg_kind, x[j] - z[j])
+        f += c * reg
+        _add_regulariser_gradient(reg_kind, c, z, x, grad)
+    return f
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def hessian_vector(P, x, v, out, tmp):
+    """out = ∇²f(x) v = (1/n) Σ_i ℓ_i''(a_iᵀx) (a_iᵀv) a_i + c r''(x − z) ⊙ v
+    (``FiniteSum.curvatures`` states ℓ'' and r'')."""
+    A = P.A
+    n, d = A.shape
+    for j in range(d):
+        out[j] = 0.0
+    for i in range(n):
+        av = 0.0
+        for j in range(d):
+            av += A[i, j] * v[j]
+        if P.loss_kind == SQUARED:
+            curvature = P.s[i]
+        else:
+            u = 0.0
+            for j in range(d):
+                u += A[i, j] * x[j]
+            sigma = 1.0 / (1.0 + math.exp(-P.y[i] * u))
+            curvature = sigma * (1.0 - sigma)
+        coef = curvature * av / n
+        for j in range(d):
+            out[j] += coef * A[i, j]
+    if P.reg_kind != NONE:
+        for j in range(d):
+            t = x[j] - P.z[j]
+            if P.reg_kind == SINE:
+                second = 2.0 * math.cos(2.0 * t)
+            else:
+                q = t * t
+                second = 2.0 * (1.0 - 3.0 * q) / ((1.0 + q) * (1.0 + q) * (1.0 + q))
+            out[j] += P.c * second * v[j]
+
+
+@njit(cache=True)
+def balance(P, x):
+    """The generalised linear problems conserve nothing: NaN."""
+    return np.nan
