@@ -127,6 +127,9 @@ class Importance(WithReplacement):
         super().__init__(b)
 
     def probabilities(self, problem):
+        if problem.L_i is None:
+            raise ValueError(f"Importance sampling needs every L_i (p_i ∝ L_i); {problem.name} "
+                             "does not state them (pass L_i= to a Custom problem)")
         if np.any(problem.L_i <= 0):
             raise ValueError("Importance sampling needs every L_i > 0 (p_i ∝ L_i); "
                              f"this problem has {int(np.sum(problem.L_i <= 0))} with L_i = 0")
