@@ -8,8 +8,17 @@ Promises:
   metrics;
 - its results do not depend on the chunk size: chunks of 1, 7 and all
   trajectories give bit-identical outputs;
+- on the Custom landscape families (``problems.landscapes``) it gives the
+  reference engine's outputs to relative 1e-10 for SGD and SAM on a gathered
+  (WithReplacement) and a padded (Independent) sampler, the reference
+  evaluating the families' compiled functions only (and so does the cupy
+  backend where CuPy and a GPU are present); its results are
+  bit-identical for chunks of 1, 3 and all trajectories; a Custom problem
+  without ``array_functions`` is refused with a ValueError naming the backends
+  that run it;
 - the working-memory estimate that sizes the chunks bounds NumPy's measured
-  peak, and outputs that cannot fit in host memory are refused up front;
+  peak (GLM problems and the landscape families), and outputs that cannot fit
+  in host memory are refused up front;
 - ``backend="cupy"`` without CuPy, or without a GPU, raises an error saying what
   is missing; ``backend="auto"`` falls back to numba and says so, and picks
   cupy when CuPy and a GPU answer (checked with a stand-in CuPy module that
@@ -33,8 +42,9 @@ from samtheory.sampling import Independent, Stratified, TauNice, WithReplacement
 
 from test_reference_agreement import (DIVERGING_RULES, PROBLEMS, RULES, RUN, SAMPLERS,
                                       SAMPLER_RULES, SAMPLER_RUN, TRACK_CASES, TRACK_PROBLEMS,
-                                      TRACK_RUN, assert_backends_agree, assert_divergence_pattern,
-                                      _diverging_setup, get_problem, make_rule)
+                                      TRACK_RUN, assert_backends_agree, assert_close,
+                                      assert_divergence_pattern, _diverging_setup, get_problem,
+                                      make_rule, running_magnitude)
 
 ARRAY = ("array", "numba")     # (compared, expected)
 
@@ -152,15 +162,25 @@ def test_automatic_chunks_follow_the_memory_budget():
     assert plan["host_output_bytes"] == 8 * 25 * (101 * 4 + 2 * 16 + 1)   # 4 metrics with x*
 
 
+MEMORY_PROBLEMS = {
+    "least_squares": lambda: st.problems.random_least_squares(512, 32, seed=1),
+    "diagonal_network": lambda: st.problems.diagonal_network(64, 16, sparsity=2),
+    "matrix_sensing": lambda: st.problems.matrix_sensing(64, 6, rank=1, width=3),
+    "two_layer": lambda: st.problems.two_layer(64, 8, width=6, teacher_width=2),
+}
+
+
 @pytest.mark.parametrize("problem_name, rule, sampler", [
     ("least_squares", SAM(0.1, 0.05, ascent_batch="independent"), WithReplacement(8)),
     ("logistic", make_rule("GRST_mix_independent_ascent", get_problem("logistic")),
      Independent(0.5)),
     ("sine_least_squares", AdaSAM(0.02, 0.05), TauNice(16)),
+    ("diagonal_network", SAM(0.01, 0.05, ascent_batch="independent"), WithReplacement(4)),
+    ("matrix_sensing", SAM(0.01, 0.05, ascent_batch="independent"), Independent(0.5)),
+    ("two_layer", SAM(0.01, 0.05), TauNice(64)),
 ])
 def test_memory_estimate_bounds_the_measured_peak(problem_name, rule, sampler):
-    problem = get_problem(problem_name) if problem_name != "least_squares" else \
-        st.problems.random_least_squares(512, 32, seed=1)
+    problem = MEMORY_PROBLEMS.get(problem_name, lambda: get_problem(problem_name))()
     chunk, steps = 200, 5
     options = dict(steps=steps, trajectories=chunk, record_every=1, backend="array",
                    chunk_size=chunk)
@@ -184,6 +204,79 @@ def test_outputs_too_large_for_the_host_are_refused_up_front():
     with pytest.raises(ValueError, match=r"bytes.*record_every >= \d+"):
         st.simulate(problem, SGD(0.1), WithReplacement(2), steps=10 ** 5, trajectories=10 ** 7,
                     record_every=1, backend="array")
+
+
+# -- Custom problems: the landscape families -----------------------------------------
+
+FAMILIES = {
+    "diagonal_network": lambda: st.problems.diagonal_network(8, 3, sparsity=2, noise=0.1, seed=1),
+    "matrix_sensing": lambda: st.problems.matrix_sensing(8, 3, rank=1, width=2, seed=2,
+                                                         init_scale=0.3),
+    "two_layer": lambda: st.problems.two_layer(8, 3, width=3, teacher_width=2, seed=3),
+}
+FAMILY_RUN = dict(steps=25, trajectories=5, seed=11, record_every=4)
+
+
+def _compiled_twin(problem):
+    """The same objective as a plain Custom problem: its compiled functions only, so the
+    reference backend evaluates them and not the family's NumPy methods."""
+    return st.problems.Custom(problem.value, problem.gradient_function, problem.data,
+                              n=problem.n, d=problem.d, x0=problem.x0, f_star=problem.f_star,
+                              f_inf=problem.f_inf)
+
+
+@pytest.mark.parametrize("backend", ["array", "cupy"])
+@pytest.mark.parametrize("sampler", [WithReplacement(2), Independent(0.5)],
+                         ids=["with_replacement", "independent"])
+@pytest.mark.parametrize("rule", [SGD(0.05), SAM(0.05, 0.1)], ids=["SGD", "SAM"])
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_families_agree_with_the_reference(name, rule, sampler, backend):
+    if backend == "cupy" and _gpu_reason() is not None:
+        pytest.skip(f"needs CuPy and a GPU (hardware guard; backend='array' runs the same "
+                    f"code on NumPy): {_gpu_reason()}")
+    problem = FAMILIES[name]()
+    array = st.simulate(problem, rule, sampler, backend=backend, **FAMILY_RUN)
+    ref = st.simulate(_compiled_twin(problem), rule, sampler, backend="reference", **FAMILY_RUN)
+    assert sorted(array.metrics) == sorted(ref.metrics) == ["grad_evals", "grad_norm_sq",
+                                                            "loss_gap"]
+    np.testing.assert_array_equal(array.diverged_at, ref.diverged_at)
+    assert (array.diverged_at == -1).all()
+    np.testing.assert_array_equal(array.metrics["grad_evals"], ref.metrics["grad_evals"])
+    for key in ("loss_gap", "grad_norm_sq"):
+        assert_close(key, array.metrics[key], ref.metrics[key], running_magnitude(ref.metrics[key]))
+    assert_close("final_x", array.final_x, ref.final_x,
+                 np.maximum(np.abs(ref.final_x).max(axis=1, keepdims=True), 1.0))
+    assert np.abs(array.final_x - problem.x0).min() > 0          # every coordinate moved
+    assert (array.metrics["loss_gap"][:, -1] < array.metrics["loss_gap"][:, 0]).all()
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_family_results_do_not_depend_on_the_chunk_size(name):
+    problem = FAMILIES[name]()
+    for rule, sampler, track in [(SAM(0.05, 0.1), WithReplacement(2), False),
+                                 (SAM(0.05, 0.1, ascent_batch="independent"), Independent(0.5),
+                                  True)]:
+        options = dict(FAMILY_RUN, trajectories=7, track_iterates=track, backend="array")
+        runs = [_outputs(st.simulate(problem, rule, sampler, chunk_size=chunk, **options))
+                for chunk in (1, 3, 7)]
+        for other in runs[1:]:
+            assert sorted(other) == sorted(runs[0])
+            for key in runs[0]:
+                np.testing.assert_array_equal(other[key], runs[0][key], err_msg=f"{name}: {key}")
+
+
+def test_custom_problem_without_array_functions_is_refused():
+    problem = _compiled_twin(FAMILIES["diagonal_network"]())
+    message = (r"backend 'array' runs a Custom problem only with array_functions; use "
+               r"backend='numba' or 'reference'")
+    with pytest.raises(ValueError, match=message):
+        st.simulate(problem, SGD(0.1), WithReplacement(2), steps=2, trajectories=2,
+                    backend="array")
+    rule, bound = SGD(0.1), WithReplacement(2).bind(problem)
+    schedules = dict(zip(("lr", "rho", "lam", "perturb_prob"), rule.arrays(2)))
+    with pytest.raises(ValueError, match=message):
+        vectorised.simulate_array(problem, rule, bound, schedules, problem.x0[None, :], 0,
+                                  np.array([0, 2]), False, device=vectorised.NUMPY, chunk_size=1)
 
 
 # -- backend choice and errors --------------------------------------------------------

@@ -16,10 +16,11 @@ kind (same function sources) finds the file and Numba's cache beside it, and sta
 without compiling. Numba detects changes only in a function's own file; the name
 covering the dependencies' sources means an edited engine gets a fresh module.
 
-The kind's key (``Custom.kind``) is built from the source of the user's functions; a
-helper they call is not part of it, so after editing only a helper, rename the
-function or clear the cache directory. Functions whose source cannot be read (typed
-at an interactive prompt) are compiled without a disk cache.
+The kind's key (``Custom.kind``) is built from the names of the user's functions and the
+whole source files that define them, so an edit of a helper in those files gives a new
+kind; a helper imported from another file is not covered (after editing only that,
+clear the cache directory). Functions whose source cannot be read (typed at an
+interactive prompt) are compiled without a disk cache.
 """
 import hashlib
 import importlib.util

@@ -20,6 +20,21 @@ batch may hold every sample (``Independent``, ``TauNice(n)``) are padded to
 elsewhere, so ∇f_S(x) = Aᵀ(w ⊙ ℓ'(Ax)) needs no gather, and undrawn slots are
 masked to an exact 0 (an inf at an undrawn sample must not leak in as 0·inf).
 
+Custom problems (``problems.Custom``) run here when they supply
+``array_functions``, an object with two methods written against ``xp`` only:
+
+    values(xp, data, X, idx)      (R, k): f_{idx[r, j]}(X[r])
+    gradients(xp, data, X, idx)   (R, k, p): ∇f_{idx[r, j]}(X[r])
+
+for X (R, p) float64 and idx (R, k) int64, ``data`` the problem's data tuple on
+the device (``xp.asarray`` of each array); they obey the chunk-size rule below.
+A minibatch gradient is Σ_j w_rj ∇f_{idx[r, j]}(x_r) with the indices of the
+gathered layout, or of every sample in the padded one (undrawn slots masked
+to an exact 0 as above); the objective is the mean of ``values`` over all n
+samples less ``loss_reference``, and ∇f the mean of ``gradients``. A Custom
+problem without ``array_functions`` is refused (``backend="numba"`` or
+``"reference"`` run it).
+
 Chunk-size invariance: every contraction is a stack of per-trajectory products
 (``xp.matmul`` on (R, ·, ·) stacks, or a reduction over the last axis), never a
 2-D GEMM with R rows. A BLAS picks its kernel, hence its summation order, from
@@ -42,6 +57,7 @@ import numpy as np
 
 from .._core import rng
 from .._core.codes import NONE, SINE, SQUARED, WITH_REPLACEMENT, TAU_NICE, INDEPENDENT
+from ..problems.custom import Custom
 
 GUARD = 1e-12   # added to norms before dividing by them (as in the kernel)
 # Working memory of an automatic NumPy chunk: about a last-level cache. Each step streams
@@ -49,6 +65,9 @@ GUARD = 1e-12   # added to norms before dividing by them (as in the kernel)
 # faster than with 256 MiB chunks (measured on the large benchmark problem, d = 1024, b = 64),
 # and larger chunks barely amortise the per-step Python overhead further.
 HOST_CHUNK_BUDGET = 16 * 2 ** 20
+# float64 words one sample slot of one trajectory takes in a Custom problem's array
+# functions, per parameter, on top of the sample's gathered data (``chunk_bytes_per_trajectory``)
+CUSTOM_WORDS_PER_PARAMETER = 4
 
 
 # -- devices -------------------------------------------------------------------
@@ -113,6 +132,22 @@ def _layout(bound):
     return padded, bound.n if padded else bound.batch
 
 
+def _array_functions(problem):
+    """A Custom problem's ``array_functions``, None for the generalised-linear ``FiniteSum``;
+    ValueError for a Custom problem without them."""
+    if not isinstance(problem, Custom):
+        return None
+    if problem.array_functions is None:
+        raise ValueError("backend 'array' runs a Custom problem only with array_functions; "
+                         "use backend='numba' or 'reference'")
+    return problem.array_functions
+
+
+def _sample_words(problem):
+    """float64 words of one sample's data: a row of every data array with n rows."""
+    return sum(a[0].size for a in problem.data if a.ndim and a.shape[0] == problem.n)
+
+
 def chunk_bytes_per_trajectory(problem, rule, bound):
     """Upper estimate of the device bytes one trajectory of a chunk needs during a step.
 
@@ -121,23 +156,36 @@ def chunk_bytes_per_trajectory(problem, rule, bound):
     ascent batch) its gathered rows b·d plus about 12 b of indices, weights and
     residuals, or about 6 n for a padded one (weights, drawn flags, a_iᵀx and
     the residual terms of every sample); 6 n for the logistic objective (the
-    same over every sample); two steps' uniforms. Checked against NumPy's
-    measured peak (``tests/test_array_backend.py``, and
-    ``experiments/benchmark_backends.py --memory``): the estimate was 1.3 to 2.8
-    times NumPy's allocation peak on the problems and samplers tried.
+    same over every sample); two steps' uniforms. A Custom problem's array
+    functions take ``CUSTOM_WORDS_PER_PARAMETER`` d words plus the sample's
+    gathered data per sample slot of a batch or per sample of the objective,
+    whichever is more (one call is live at a time), and each live minibatch
+    about 12 words a slot. Checked against NumPy's measured peak
+    (``tests/test_array_backend.py``, and ``experiments/benchmark_backends.py
+    --memory``): the estimate was 1.3 to 2.8 times NumPy's allocation peak on
+    the problems and samplers tried (1.6 to 2.5 on the ``problems.landscapes``
+    families).
     """
     d, n = problem.d, problem.n
     padded, slots = _layout(bound)
     batches = 2 if (rule.ascent == "gradient" and rule.ascent_batch == "independent") else 1
-    per_batch = 6 * n if padded else slots * d + 12 * slots
-    objective = 6 * n if problem.loss_kind != SQUARED else 0
-    return 8 * (24 * d + batches * per_batch + objective + 2 * bound.uniforms_per_step)
+    if _array_functions(problem) is not None:
+        # one call of the array functions (a batch's or the objective's) is live at a time
+        per_sample = CUSTOM_WORDS_PER_PARAMETER * d + _sample_words(problem)
+        work = max(slots, n) * per_sample + batches * 12 * slots
+    else:
+        per_batch = 6 * n if padded else slots * d + 12 * slots
+        work = batches * per_batch + (6 * n if problem.loss_kind != SQUARED else 0)
+    return 8 * (24 * d + work + 2 * bound.uniforms_per_step)
 
 
 def problem_bytes(problem, bound):
     """Bytes of the problem's and sampler's arrays copied to the device."""
-    arrays = (problem.A, problem.hessian, problem.y, problem.signs, problem.linear,
-              problem.reg_center, bound.table, bound.index_weights, bound.offsets)
+    arrays = (bound.table, bound.index_weights, bound.offsets)
+    if _array_functions(problem) is not None:
+        return int(sum(np.asarray(a).nbytes for a in problem.data + arrays))
+    arrays += (problem.A, problem.hessian, problem.y, problem.signs, problem.linear,
+               problem.reg_center)
     # + the contiguous copies of Aᵀ and Hᵀ the products read
     return int(sum(np.asarray(a).nbytes for a in arrays)) + problem.A.nbytes + problem.hessian.nbytes
 
@@ -151,18 +199,25 @@ class _Data:
         self.xp = xp
         put = lambda a: xp.asarray(np.ascontiguousarray(a, dtype=np.float64))
         self.n, self.d = problem.n, problem.d
-        self.squared = problem.loss_kind == SQUARED
-        self.A, self.y, self.signs = put(problem.A), put(problem.y), put(problem.signs)
-        self.A_t = xp.ascontiguousarray(self.A.T)
-        self.reg_kind, self.reg_strength = problem.reg_kind, float(problem.reg_strength)
-        self.reg_center = put(problem.reg_center)
-        # kernel.objective forms grad[a] = Σ_b H[a, b] t[b], i.e. t @ Hᵀ (H need not be
-        # bit-symmetric).
-        self.hessian_t = xp.ascontiguousarray(put(problem.hessian).T)
-        self.linear, self.constant = put(problem.linear), float(problem.constant)
         self.x_star = None if problem.x_star is None else put(problem.x_star)
-        self.exact_gap = bool(problem.exact_gap)
-        self.f_ref = float(problem.gap_offset if problem.exact_gap else problem.loss_reference)
+        self.functions = _array_functions(problem)
+        if self.functions is not None:      # a Custom problem: its data and array functions
+            self.arrays = tuple(xp.asarray(a) for a in problem.data)
+            self.every_sample = xp.arange(problem.n, dtype=xp.int64)
+            self.y = self.signs = None
+            self.f_ref = float(problem.loss_reference)
+        else:
+            self.squared = problem.loss_kind == SQUARED
+            self.A, self.y, self.signs = put(problem.A), put(problem.y), put(problem.signs)
+            self.A_t = xp.ascontiguousarray(self.A.T)
+            self.reg_kind, self.reg_strength = problem.reg_kind, float(problem.reg_strength)
+            self.reg_center = put(problem.reg_center)
+            # kernel.objective forms grad[a] = Σ_b H[a, b] t[b], i.e. t @ Hᵀ (H need not be
+            # bit-symmetric).
+            self.hessian_t = xp.ascontiguousarray(put(problem.hessian).T)
+            self.linear, self.constant = put(problem.linear), float(problem.constant)
+            self.exact_gap = bool(problem.exact_gap)
+            self.f_ref = float(problem.gap_offset if problem.exact_gap else problem.loss_reference)
         self.kind, self.batch = bound.kind, bound.batch
         self.uniforms_per_step, self.uniform_p = bound.uniforms_per_step, bound.uniform_probabilities
         self.padded, _ = _layout(bound)
@@ -177,13 +232,15 @@ class _Batch:
 
     ``rows`` (R, b, d) holds the gathered a_i with ``y``, ``signs`` (R, b); for
     a padded batch ``rows`` is None, slot i is sample i, and ``drawn`` (R, n) or
-    None (every sample drawn) marks the slots in S.
+    None (every sample drawn) marks the slots in S. A Custom problem's gathered
+    batch has ``indices`` (R, b) instead of rows (its ``y``, ``signs`` are None).
     """
     weights: object
     rows: object
     y: object
     signs: object
     drawn: object = None
+    indices: object = None
 
 
 def _draw(D, keys, t):
@@ -206,6 +263,8 @@ def _draw(D, keys, t):
     else:   # STRATIFIED: one uniform position in each block
         pos = xp.minimum((U * D.block_sizes).astype(xp.int64), D.block_sizes - 1)
         idx = D.table[D.block_starts + pos].astype(xp.int64)
+    if D.functions is not None:
+        return _Batch(D.weights[idx], None, None, None, indices=idx)
     return _Batch(D.weights[idx], D.A[idx], D.y[idx], D.signs[idx])
 
 
@@ -254,6 +313,8 @@ def _regulariser(D, X, value):
 def _batch_gradient(D, batch, X):
     """∇f_S(x_r) = Σ_k w_rk ∇f_{i_rk}(x_r) for every row of X (``kernel.batch_gradient``)."""
     xp = D.xp
+    if D.functions is not None:
+        return _custom_batch_gradient(D, batch, X)
     if batch.rows is None:
         u = _row_products(xp, X, D.A_t)                              # (R, n): a_iᵀx_r
     else:
@@ -272,9 +333,29 @@ def _batch_gradient(D, batch, X):
     return grad
 
 
+def _custom_batch_gradient(D, batch, X):
+    """Σ_k w_rk ∇f_{i_rk}(x_r) from the array functions; padded batches evaluate every sample
+    and mask the undrawn ones to an exact 0."""
+    xp = D.xp
+    idx = batch.indices
+    if idx is None:                       # padded: slot i is sample i
+        idx = xp.broadcast_to(D.every_sample, (X.shape[0], D.n))
+    grads = D.functions.gradients(xp, D.arrays, X, idx)                # (R, k, d)
+    if batch.drawn is not None:
+        grads = xp.where(batch.drawn[:, :, None], grads, 0.0)
+    weights = xp.ascontiguousarray(xp.broadcast_to(batch.weights, idx.shape))
+    return xp.matmul(weights[:, None, :], grads)[:, 0, :]
+
+
 def _objective(D, X):
     """(f(x_r) − f_ref, ‖∇f(x_r)‖²) for every row of X (``kernel.objective``)."""
     xp = D.xp
+    if D.functions is not None:           # means over every sample of the array functions
+        every = xp.broadcast_to(D.every_sample, (X.shape[0], D.n))
+        gap = D.functions.values(xp, D.arrays, X, every).mean(axis=-1) - D.f_ref
+        mean = xp.full((X.shape[0], 1, D.n), 1.0 / D.n)
+        grad = xp.matmul(mean, D.functions.gradients(xp, D.arrays, X, every))[:, 0, :]
+        return gap, (grad * grad).sum(axis=-1)
     if D.squared:
         # f = ½ tᵀH t + offset with t = x − x* (exact gap), else ½ xᵀHx − bᵀx + c0 − f_ref
         T = X - D.x_star if D.exact_gap else X

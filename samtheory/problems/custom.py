@@ -26,6 +26,7 @@ at x0.
 """
 import hashlib
 import inspect
+from pathlib import Path
 
 import numpy as np
 
@@ -44,16 +45,18 @@ def registered(key):
 
 
 def _source_key(functions):
-    """A key from the functions' modules, names and source code; None when a source
-    cannot be read (a function typed at an interactive prompt): then nothing is cached."""
+    """A key from the functions' names and the source files that define them (so editing a
+    helper they call changes it too); None when a source cannot be read (a function typed
+    at an interactive prompt): then nothing is cached."""
     digest = hashlib.sha256()
     for function in functions:
         if function is None:
             digest.update(b"-")
             continue
         py_func = function.py_func
-        try:
-            source = inspect.getsource(py_func)
+        try:   # the whole file: a helper the function calls is part of the key too
+            source = Path(inspect.getsourcefile(py_func)).read_text()
+            inspect.getsource(py_func)   # typed at a prompt: no source, no key
         except (OSError, TypeError):
             return None
         digest.update(f"{py_func.__module__}.{py_func.__qualname__}\n{source}".encode())
