@@ -8,7 +8,7 @@ from importlib import import_module
 
 from .base import Claim, StudyResult, SIZES
 
-STUDIES = ("adasam", "unified_sam", "stable_sam", "rst", "msam", "edge_of_stability")
+STUDIES = ("adasam", "unified_sam", "stable_sam", "rst", "msam", "edge_of_stability", "sharpness")
 
 
 def load(name):
