@@ -317,3 +317,42 @@ def test_importing_rules_compiles_nothing():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
+
+
+@numba.njit
+def ls_objective(x, data, grad):
+    A, y = data
+    f = 0.0
+    for j in range(x.shape[0]):
+        grad[j] = 0.0
+    for i in range(A.shape[0]):
+        r = -y[i]
+        for j in range(x.shape[0]):
+            r += A[i, j] * x[j]
+        f += 0.5 * r * r
+        for j in range(x.shape[0]):
+            grad[j] += r * A[i, j]
+    for j in range(x.shape[0]):
+        grad[j] /= A.shape[0]
+    return f / A.shape[0]
+
+
+@numba.njit
+def off_objective(x, data, grad):
+    f = ls_objective(x, data, grad)
+    return f * 1.01
+
+
+def test_an_objective_replaces_the_per_sample_metrics_and_is_checked():
+    fast = st.problems.Custom(ls_value, ls_gradient, (LS.A, LS.y), n=LS.n, d=LS.d, x0=LS.x0,
+                              objective=ls_objective, f_star=LS.f_star, x_star=LS.x_star)
+    assert fast.kind != CUSTOM.kind and "HAS_OBJECTIVE = True" in kinds.kernel_source(fast)
+    assert "HAS_OBJECTIVE = False" in kinds.kernel_source(CUSTOM)
+    run = lambda problem: st.simulate(problem, st.SAM(0.1, 0.05), st.WithReplacement(3), steps=30,
+                                      trajectories=4, seed=2, record_every=3)
+    with_objective, built_in = run(fast), run(LS)
+    for name, values in built_in.metrics.items():
+        assert _close(with_objective.metrics[name], values, 1e-10) < 1e-10, name
+    with pytest.raises(ValueError, match="objective must return the mean of value .* off by 0.0"):
+        st.problems.Custom(ls_value, ls_gradient, (LS.A, LS.y), n=LS.n, d=LS.d, x0=LS.x0,
+                           objective=off_objective)

@@ -1,8 +1,9 @@
 """The problem operations of a per-sample (``problems.Custom``) kind.
 
 Source compiled per kind, not imported: ``engine.kinds`` places it in a generated module
-after a header that binds ``sample_value``, ``sample_gradient``, ``sample_hvp`` and
-``sample_balance`` to that kind's functions (``problems.Custom``), followed by the kernel
+after a header that binds ``sample_value``, ``sample_gradient``, ``sample_hvp``,
+``sample_balance``, ``sample_objective`` to that kind's functions and the constant
+``HAS_OBJECTIVE`` (``problems.Custom``), followed by the kernel
 (``engine.kernel``), which calls these four operations (protocol in ``engine.glm``).
 ``P`` is ``args.custom_data``: the user's arrays, then the array [n, f_ref]; ``P[:-1]`` is
 the user's data tuple (a static slice: no copy of the arrays).
@@ -27,7 +28,10 @@ def batch_gradient(P, x, idx, w, count, out, scratch):
 
 @njit(cache=True, fastmath=FASTMATH)
 def objective(P, x, tmp, grad):
-    """Return (1/n) Σ_i f_i(x) − f_ref and fill grad = (1/n) Σ_i ∇f_i(x)."""
+    """Return (1/n) Σ_i f_i(x) − f_ref and fill grad = (1/n) Σ_i ∇f_i(x): the kind's own
+    ``objective`` where it has one (a compile-time constant), else n calls of value and gradient."""
+    if HAS_OBJECTIVE:  # noqa: F821
+        return sample_objective(x, P[:-1], grad) - P[-1][1]  # noqa: F821
     d = x.shape[0]
     for j in range(d):
         grad[j] = 0.0

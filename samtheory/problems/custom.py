@@ -7,6 +7,7 @@ A :class:`Custom` problem supplies f_i through ``numba.njit`` functions of
     gradient(x, i, data, out) -> None            out[:] = ∇f_i(x)
     hvp(x, i, data, v, out) -> None              out[:] = ∇²f_i(x) v      (optional)
     balance(x, data) -> float                    a conserved quantity     (optional)
+    objective(x, data, grad) -> float            f(x), grad[:] = ∇f(x)    (optional)
 
 The engine compiles one kernel specialised to these functions (``engine.kinds``),
 cached on disk under a key made of their source code, so a new objective needs
@@ -36,7 +37,8 @@ from .base import Problem
 FD_STEP = 1e-6          # central differences: error O(h²) + O(ε/h)
 FD_TOLERANCE = 1e-5     # relative to the largest entry (and at least 1)
 FD_SAMPLES = 8          # samples checked by ``check_gradient``
-_REGISTRY = {}          # kind key -> (value, gradient, hvp, balance), read by engine.kinds
+OBJECTIVE_TOLERANCE = 1e-10   # objective vs the mean of value/gradient at x0 (relative)
+_REGISTRY = {}          # kind key -> (value, gradient, hvp, balance, objective), read by engine.kinds
 
 
 def registered(key):
@@ -99,6 +101,11 @@ class Custom(Problem):
         ``hvp(x, i, data, v, out)`` writes ∇²f_i(x) v; needed by ``track_sharpness``.
     balance : numba.njit function, optional
         ``balance(x, data)``: recorded as the ``balance`` metric with ``track_sharpness``.
+    objective : numba.njit function, optional
+        ``objective(x, data, grad)`` returns f(x) = (1/n) Σ_i f_i(x) and writes ∇f(x) into
+        grad. The recorded metrics then use it instead of n calls of ``value`` and
+        ``gradient`` per record (which, recorded every few steps, can cost more than the
+        steps themselves). Checked at x0 against those means (relative ``OBJECTIVE_TOLERANCE``).
     f_star, f_inf, x_star, L, L_i, mu : optional
         Known constants (``Problem``); the ``loss_gap`` metric subtracts f*, else f_inf, else 0.
     name : str, optional
@@ -120,13 +127,15 @@ class Custom(Problem):
 
     name = "custom"
 
-    def __init__(self, value, gradient, data, *, n, d, x0, hvp=None, balance=None, f_star=None,
+    def __init__(self, value, gradient, data, *, n, d, x0, hvp=None, balance=None, objective=None,
+                 f_star=None,
                  f_inf=None, x_star=None, L=None, L_i=None, mu=None, name=None,
                  check_gradient=False, array_functions=None):
         self.value = _require_dispatcher("value", value)
         self.gradient_function = _require_dispatcher("gradient", gradient)
         self.hvp_function = _require_dispatcher("hvp", hvp, optional=True)
         self.balance_function = _require_dispatcher("balance", balance, optional=True)
+        self.objective_function = _require_dispatcher("objective", objective, optional=True)
         n = _validate.positive_int("n", n)
         d = _validate.positive_int("d", d)
         if isinstance(data, np.ndarray):
@@ -145,7 +154,8 @@ class Custom(Problem):
         self._check_at_x0()
         if check_gradient:
             self.check_gradient()
-        functions = (self.value, self.gradient_function, self.hvp_function, self.balance_function)
+        functions = (self.value, self.gradient_function, self.hvp_function, self.balance_function,
+                     self.objective_function)
         key = _source_key(functions)
         self.cacheable = key is not None
         self.kind = key if key is not None else f"uncached{id(self):x}"
@@ -176,6 +186,16 @@ class Custom(Problem):
             b = _call("balance", self.balance_function, x, self.data)
             if not isinstance(b, (float, int, np.floating, np.integer)) or not np.isfinite(b):
                 raise ValueError(f"balance must return a finite float at x0, got {b!r}")
+        if self.objective_function is not None:
+            grad = np.full(d, np.nan)
+            f = _call("objective", self.objective_function, x, self.data, grad)
+            mean_f, mean_grad = self.loss(x), self.gradient(x)
+            scale = max(1.0, abs(mean_f), float(np.max(np.abs(mean_grad))))
+            error = max(abs(f - mean_f), float(np.max(np.abs(grad - mean_grad)))) / scale
+            if not error <= OBJECTIVE_TOLERANCE:
+                raise ValueError(f"objective must return the mean of value and write the mean of "
+                                 f"gradient over the n samples; at x0 it is off by {error:.3g} "
+                                 f"(relative, > {OBJECTIVE_TOLERANCE:g})")
 
     def check_gradient(self, x=None, samples=FD_SAMPLES):
         """Compare the compiled ``gradient`` with central differences of ``value`` (and ``hvp``
