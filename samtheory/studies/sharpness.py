@@ -6,7 +6,7 @@ form manifolds along which λ_max(∇²f) changes (``problems.landscapes``), and
 records the sharpness (``simulate(..., track_sharpness=True)``).
 
 **Scalar factorisation** f(u, v) = ½(uv − y)², y = 1, from (2, 0.3), full batch
-[derived, docs/theory.md §7]:
+[derived, docs/theory.md §6.1]:
 
 - GD: one step multiplies the balance B = u² − v² by exactly (1 − η²r²), r = uv − y =
   ±√(2f), so B_T = B_0 Π_t (1 − 2η² f(x_t)) and |B_T − B_0| ≤ |B_0| 2η² Σ_t f(x_t)
@@ -46,7 +46,7 @@ from .base import Claim, StudyResult, decided_claim, exact_claim, mean_ci, prepa
 
 NAME = "sharpness"
 TITLE = "Sharpness: flat minima, balance and stability edges on landscapes with valleys of minima"
-SOURCE = "derived (docs/theory.md §7)"
+SOURCE = "derived (docs/theory.md §6)"
 SOURCE_FLAT = "SAM papers: SAM converges to flatter minima than SGD"
 SOURCE_SPARSE = "Andriushchenko & Flammarion 2022: SAM prefers sparser diagonal networks"
 CONFIG = {
