@@ -50,6 +50,10 @@ PROBLEMS = {
     "least-squares": lambda seed: problems.random_least_squares(256, 64, condition=10, seed=seed),
     "sine": lambda seed: problems.random_sine_least_squares(256, 16, seed=seed),
     "logistic": lambda seed: problems.random_logistic(256, 16, seed=seed),
+    "diagonal-network": lambda seed: problems.diagonal_network(256, 32, sparsity=4, seed=seed),
+    "scalar-factorisation": lambda seed: problems.scalar_factorisation(),
+    "matrix-sensing": lambda seed: problems.matrix_sensing(256, 8, rank=2, width=4, seed=seed),
+    "two-layer": lambda seed: problems.two_layer(256, 8, width=16, teacher_width=4, seed=seed),
 }
 
 
@@ -203,6 +207,8 @@ def _run_parser(sub):
     run.add_argument("--record-every", type=int, default=None,
                      help="record every k steps (default: max(1, steps // 100))")
     run.add_argument("--backend", choices=BACKENDS, default="numba", help="simulation backend")
+    run.add_argument("--track-sharpness", action="store_true",
+                     help="also record λ_max and the trace of the Hessian (backends numba, reference)")
     run.add_argument("--save", metavar="PATH", type=_writable_file, default=None,
                      help="write the trajectories to PATH (.npz added when missing)")
 
@@ -367,7 +373,8 @@ def _run_command(parser, args):
         sampler = SAMPLERS[args.sampler](args.batch, problem.n)
         start = time.perf_counter()
         out = simulate(problem, rule, sampler, steps=args.steps, trajectories=args.trajectories,
-                       seed=args.seed, record_every=args.record_every, backend=args.backend)
+                       seed=args.seed, record_every=args.record_every, backend=args.backend,
+                       track_sharpness=args.track_sharpness)
         seconds = time.perf_counter() - start
     except (ValueError, RuntimeError) as exc:   # RuntimeError: backend cupy without CuPy or GPU
         parser.exit(2, f"samtheory: error: {exc}\n")
@@ -376,6 +383,10 @@ def _run_command(parser, args):
         grad = out.summary("grad_norm_sq")
         print(f"  grad_norm_sq at t={out.steps[-1]}: mean {grad['mean'][-1]:.6g} ± "
               f"{grad['stderr'][-1]:.2g}")
+        if args.track_sharpness:
+            sharp = out.summary("sharpness")
+            print(f"  sharpness λ_max at t={out.steps[0]}: mean {sharp['mean'][0]:.6g}; at "
+                  f"t={out.steps[-1]}: mean {sharp['mean'][-1]:.6g} ± {sharp['stderr'][-1]:.2g}")
         print(f"  {args.trajectories * args.steps / seconds:.3g} trajectory-steps/s "
               f"({seconds:.2f} s, compilation included on a first run)")
     if args.save:

@@ -455,6 +455,18 @@ def test_run_refuses_options_a_rule_or_sampler_cannot_use(options, message, caps
     assert capsys.readouterr().err == f"samtheory: error: {message}\n"
 
 
+def test_run_tracks_sharpness_on_a_landscape(tmp_path, capsys):
+    argv = ["run", "--problem", "scalar-factorisation", "--rule", "SGD", "--lr", "0.05", "--sampler",
+            "tau-nice", "--batch", "1", "--steps", "2000", "--trajectories", "2", "--track-sharpness",
+            "--save", str(tmp_path / "scalar")]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    # from (2, 0.3): ∇²f = [[0.09, 0.2], [0.2, 4]], λ_max = 4.0102; GD ends on the valley at √(B² + 4)
+    assert "sharpness λ_max at t=0: mean 4.0102; at t=2000: mean 4.38809 ± 0" in text
+    saved = st.Trajectories.load(tmp_path / "scalar.npz")
+    assert saved.config["track_sharpness"] and "balance" in saved.metrics
+
+
 def test_run_help_shows_the_defaults(capsys):
     with pytest.raises(SystemExit):
         cli.main(["run", "--help"])
