@@ -35,7 +35,7 @@ RUNS = "runs"                             # outdir/RUNS/<study>-<size>-seed<S>: 
 FIGURE_SUFFIXES = (".png", ".pdf")        # what a study writes into outdir/<study>/
 # The columns of claims.csv / claims.parquet: the study, every Claim field, and the ratio.
 CLAIM_COLUMNS = ("study", "claim", "source", "configuration", "empirical", "ci_low", "ci_high", "bound", "ratio",
-                 "verdict", "kind", "should_hold", "p_value", "level", "note")
+                 "verdict", "kind", "should_hold", "hypothesis", "p_value", "level", "note")
 
 
 # -- family-wise error ------------------------------------------------------------------------
@@ -83,9 +83,11 @@ def family_footer(results, level=verdicts.FAMILY_LEVEL):
 
 def verdict_text(claim):
     """The verdict as the table shows it: a failure of a claim that should hold in capitals,
-    a claim expected to fail marked so."""
+    a claim expected to fail and a hypothesis (``Claim.hypothesis``) marked so."""
     if claim.failed:
         return "VIOLATED"
+    if claim.hypothesis and claim.verdict != "info":
+        return f"{claim.verdict} (hypothesis)"
     if not claim.should_hold and claim.verdict != "info":
         return f"{claim.verdict} (expected to fail)"
     return claim.verdict
@@ -125,10 +127,12 @@ def summary(results, errors=()):
     """Counts of verdicts and the failures, one line each."""
     claims = [c for r in results for c in r.claims]
     counts = {v: sum(c.verdict == v for c in claims) for v in ("holds", "violated", "inconclusive", "info")}
-    expected = sum(1 for c in claims if not c.should_hold and c.verdict == "violated")
+    expected = sum(1 for c in claims if not c.should_hold and not c.hypothesis and c.verdict == "violated")
+    hypotheses = sum(1 for c in claims if c.hypothesis and c.verdict == "violated")
     lines = [f"{len(claims)} claims: {counts['holds']} hold, {counts['violated']} violated "
-             f"({expected} of them expected to fail), {counts['inconclusive']} inconclusive, "
-             f"{counts['info']} info"]
+             f"({expected} of them expected to fail"
+             + (f", {hypotheses} a hypothesis of the papers" if hypotheses else "")
+             + f"), {counts['inconclusive']} inconclusive, {counts['info']} info"]
     lines += [f"FAILED: [{r.name}] {c.claim} — {c.configuration}" for r in results for c in r.claims if c.failed]
     lines += [f"ERROR: study {name}: {message}" for name, message in errors]
     return lines
@@ -266,7 +270,7 @@ def claims_frame(results):
             for result in results for claim in result.claims]
     frame = pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
     return frame.astype({name: float for name in ("empirical", "ci_low", "ci_high", "bound", "ratio", "p_value",
-                                                  "level")} | {"should_hold": bool})
+                                                  "level")} | {"should_hold": bool, "hypothesis": bool})
 
 
 def write_claims(results, outdir):

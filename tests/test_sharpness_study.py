@@ -53,9 +53,9 @@ def tiny_result(tmp_path_factory):
 
 def test_tiny_run_claims(tiny_result):
     claims = {c.claim + " | " + c.configuration: c for c in tiny_result.claims}
-    assert len(claims) == len(tiny_result.claims) == 6 + 3 * 7 + 8 + 8
+    assert len(claims) == len(tiny_result.claims) == 6 + 3 * 7 + 8 + 8 + 1
     for claim in tiny_result.claims:
-        if claim.should_hold and claim.kind != "info":
+        if claim.should_hold and not claim.hypothesis and claim.kind != "info":
             assert claim.verdict == "holds", claim
     rows = {c.claim: c for c in tiny_result.claims}
     gd = rows["GD: B_T = B_0 Π(1 − 2η² f(x_t)) (balance B = u² − v²)"]
@@ -66,7 +66,9 @@ def test_tiny_run_claims(tiny_result):
     low, high = sharpness.sam_interval(sharpness.ETA_SAM, sharpness.RHO_SAM, sharpness.Y)
     assert rows["SAM: tail λ_max ≤ λ₊ (invariant interval, 2|y| + O(ηρ))"].bound == high
     flatter = [c for c in tiny_result.claims if c.claim.startswith("SAM ends flatter")]
-    assert len(flatter) == 3 and not any(c.should_hold for c in flatter)
+    assert len(flatter) == 3 and all(c.hypothesis and not c.failed for c in flatter)
+    sparser = rows["SAM (batch 1) ends sparser than SGD: E‖u ⊙ v‖₁ SGD − SAM ≥ 0"]
+    assert sparser.hypothesis and sparser.kind == "lower"
     edges = [c for c in tiny_result.claims if "at convergence" in c.claim]
     decided = [c for c in edges if c.verdict != "info"]      # info: no start converged
     assert len(decided) >= 6 and all(c.verdict == "holds" and 0 < c.empirical <= 1 for c in decided)

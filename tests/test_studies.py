@@ -58,6 +58,15 @@ def test_table_shows_numbers_ratio_and_verdicts():
     assert any(line.startswith("FAILED: [toy]") for line in report.summary(results))
 
 
+def test_a_violated_hypothesis_is_a_finding_not_a_failure():
+    hypothesis = replace(claim("violated"), hypothesis=True)
+    results = [StudyResult("toy", "a toy study", [hypothesis, claim()], [], 1.0)]
+    assert not hypothesis.failed and report.verdict_text(hypothesis) == "violated (hypothesis)"
+    assert report.summary(results) == ["2 claims: 1 hold, 1 violated (0 of them expected to fail, 1 a "
+                                       "hypothesis of the papers), 0 inconclusive, 0 info"]
+    assert report.claims_frame(results)["hypothesis"].tolist() == [True, False]
+
+
 def test_family_verdicts_apply_holm_over_every_tested_claim():
     """Holm at 0.05: p = (0.001, 0.008, 0.2) rejects the first two (0.001 ≤ 0.05/3, 0.008 ≤ 0.05/2);
     ten claims at p = 0.009 (each violated at level 0.01 alone) are all kept (0.009 > 0.05/10)."""

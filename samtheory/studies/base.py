@@ -36,7 +36,9 @@ class Claim:
     ``from_check``): "holds" means not rejected at ``level``, and ``p_value`` lets a table of
     claims control its family-wise error (``verdicts.holm``). ``should_hold``: a violated
     claim that should hold makes ``samtheory verify`` exit non-zero (claims expected to
-    fail, e.g. a biased estimator, set it False).
+    fail, e.g. a biased estimator, set it False). ``hypothesis``: an empirical claim of the
+    papers, not a theorem, tested at the same level; its violation is a finding, reported
+    as such, and does not fail ``verify``.
     """
     claim: str
     source: str
@@ -48,6 +50,7 @@ class Claim:
     verdict: str
     kind: str = "upper"
     should_hold: bool = True
+    hypothesis: bool = False
     note: str = ""
     p_value: float = math.nan
     level: float = verdicts.LEVEL
@@ -67,7 +70,7 @@ class Claim:
 
     @property
     def failed(self):
-        return self.should_hold and self.verdict == "violated"
+        return self.should_hold and not self.hypothesis and self.verdict == "violated"
 
     @classmethod
     def from_check(cls, result, configuration, source, claim=None, should_hold=True):
@@ -115,7 +118,8 @@ def mean_ci(sample, level=verdicts.LEVEL):
 
 
 def decided_claim(claim, source, configuration, value, stderr, bound, *, kind="upper", df=None, floor=0.0,
-                  diverged=0, inconclusive=None, should_hold=True, note="", level=verdicts.LEVEL):
+                  diverged=0, inconclusive=None, should_hold=True, hypothesis=False, note="",
+                  level=verdicts.LEVEL):
     r"""A row decided by ``verdicts.decide``: the estimate ``value`` ± ``stderr`` (Student t
     with ``df`` degrees of freedom, normal for a bootstrap estimate with df None) against
     ``bound`` on side ``kind`` ("upper", "lower", "equal") with slack ``floor``. The interval
@@ -132,6 +136,7 @@ def decided_claim(claim, source, configuration, value, stderr, bound, *, kind="u
     words = "; ".join(text for text in (note, decision.note, tolerance) if text)
     return Claim(claim=claim, source=source, configuration=configuration, empirical=value, ci_low=low,
                  ci_high=high, bound=bound, verdict=decision.verdict, kind=kind, should_hold=should_hold,
+                 hypothesis=hypothesis,
                  note=words, p_value=decision.p_value, level=level)
 
 
