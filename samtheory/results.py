@@ -51,8 +51,8 @@ class Trajectories:
         ``loss_gap`` f(x_t) − (f* or f_inf or 0), ``grad_norm_sq`` ‖∇f(x_t)‖²,
         ``dist_sq`` ‖x_t − x*‖² (where x* is known; for rank-deficient least squares
         x* is the minimum-norm minimiser A⁺y, not the nearest one, so this plateaus at
-        the null-space part of x_0 − x*), ``grad_evals`` (int) stochastic gradient
-        evaluations spent before x_t, and with ``track_iterates`` the
+        the null-space part of x_0 − x*), ``grad_evals`` (int; the expected count, a float,
+        in an exact RST run) stochastic gradient evaluations spent before x_t, and with ``track_iterates`` the
         running ``avg_grad_norm_sq`` (1/t) Σ_{s<t} ‖∇f(x_s)‖² and
         ``min_grad_norm_sq`` min_{s<t} ‖∇f(x_s)‖² (at t = 0: ‖∇f(x_0)‖²); with
         ``track_sharpness`` the ``sharpness`` λ_max(∇²f(x_t)), ``hessian_trace``
@@ -283,7 +283,10 @@ def _checked_arrays(path, arrays):
     if sharpness:
         names += ["sharpness", "hessian_trace", "balance"]
     optional = ("dist_sq", "balance")
-    metrics = {name: take(f"metric/{name}", 2, "iu" if name == "grad_evals" else "f", shape)
+    # grad_evals counts evaluations (integers); the exact backend stores its expectation,
+    # a float where a random coin makes the count random (RST)
+    counts = "iuf" if config.get("exact") is True else "iu"
+    metrics = {name: take(f"metric/{name}", 2, counts if name == "grad_evals" else "f", shape)
                for name in names if name not in optional or f"metric/{name}" in arrays}
     schedules = {name: take(f"schedule/{name}", 1, "f", (steps,)) for name in SCHEDULES}
     problem = {}

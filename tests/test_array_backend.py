@@ -284,7 +284,7 @@ def test_custom_problem_without_array_functions_is_refused():
 def test_bad_backend_options_name_the_parameter():
     problem, rule, sampler = get_problem("quadratic"), SGD(0.1), WithReplacement(1)
     with pytest.raises(ValueError, match=r"backend must be one of \['numba', 'reference', "
-                                         r"'array', 'cupy', 'auto'\]"):
+                                         r"'array', 'cupy', 'auto', 'exact'\]"):
         st.simulate(problem, rule, sampler, steps=2, trajectories=2, backend="gpu")
     for chunk in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):

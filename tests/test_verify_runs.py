@@ -183,12 +183,13 @@ def test_claims_tables_hold_every_claim_field(tmp_path):
     table = _claims(tmp_path)
     assert tuple(table.columns) == report.CLAIM_COLUMNS
     assert table.iloc[0].tolist() == ["toy", "E f ≤ bound, with | and , inside", "Test 2025", "toy, b=4", 0.25, 0.2,
-                                      0.3, 0.5, 2.0, "violated", "upper", True, 0.004, 0.01, "a; b"]
+                                      0.3, 0.5, 2.0, "violated", "upper", True, False, 0.004, 0.01, "a; b"]
     info = table.iloc[1]
     assert info["kind"] == "info" and not info["should_hold"] and pd.isna(info["bound"]) and pd.isna(info["ratio"])
     assert pd.isna(info["p_value"]) and pd.isna(info["note"])
     from_parquet = pd.read_parquet(parquet)
-    assert from_parquet["should_hold"].dtype == bool and from_parquet["empirical"].dtype == float
+    assert from_parquet["should_hold"].dtype == bool and from_parquet["hypothesis"].dtype == bool
+    assert from_parquet["empirical"].dtype == float
     pd.testing.assert_frame_equal(from_parquet.fillna({"note": ""}), table.fillna({"note": ""}), check_dtype=False)
 
 

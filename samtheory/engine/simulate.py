@@ -2,9 +2,10 @@
 
 Backends: ``numba`` (the compiled kernel), ``reference`` (plain NumPy, one
 trajectory at a time), ``array`` (``engine.vectorised`` on NumPy), ``cupy``
-(the same code on a GPU) and ``auto`` (cupy when a GPU is usable, else numba;
+(the same code on a GPU), ``auto`` (cupy when a GPU is usable, else numba;
 the choice and its reason go to ``config["backend_auto"]`` and the
-``samtheory`` logger at INFO level).
+``samtheory`` logger at INFO level) and ``exact`` (``engine.exact``: the exact
+expectations of affine rules on quadratic finite sums, no Monte Carlo).
 """
 from importlib.metadata import PackageNotFoundError, version
 import logging
@@ -21,7 +22,7 @@ from ..rules import ASCENTS as _ASCENTS, BASES as _BASES, GRST_MODES as _GRST, R
 from ..sampling import Sampler
 from . import args, kinds, vectorised
 
-BACKENDS = ("numba", "reference", "array", "cupy", "auto")
+BACKENDS = ("numba", "reference", "array", "cupy", "auto", "exact")
 ARRAY_BACKENDS = ("array", "cupy")
 HOST_FRACTION = 0.8   # of the available host memory the outputs (and a NumPy chunk) may take
 SLICE_SECONDS = 0.25      # the Numba kernel runs in slices of about this long (``step_slices``)
@@ -255,13 +256,17 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
         ``engine.kernel.DENSE_MAX`` dimensions, Lanczos and Hutchinson's estimate above;
         see ``engine.kernel.sharpness``) and the problem's ``balance`` where it has one.
         Backends numba and reference; a ``Custom`` problem needs ``hvp``.
-    backend : "numba" | "reference" | "array" | "cupy" | "auto"
+    backend : "numba" | "reference" | "array" | "cupy" | "auto" | "exact"
         The compiled kernel; the plain NumPy reference (slow; for checks); the
         array backend on NumPy or on a GPU through CuPy (``pip install -e
         '.[gpu]'``), all drawing the same random streams; or ``auto``: cupy when
         CuPy and a GPU are usable, else numba (the choice is logged and stored
         in ``config["backend_auto"]``). ``config["backend"]`` names the backend
-        that ran.
+        that ran. ``exact`` (``engine.exact``, docs/exact.md) computes the
+        expectation of every metric with no Monte Carlo error for rules affine in
+        the state (SGD, heavy ball, USAM, MSAM with λ = 0, RST/G-RST on them) on
+        quadratic finite sums, and refuses others with the reason; its result is
+        one row holding the expectations, so ``trajectories`` must be 1.
     chunk_size : int >= 1, optional
         Array backends only: trajectories advanced together. Default: as many
         as fit the device's working-memory budget (``memory_plan``). Results do
@@ -304,6 +309,13 @@ def simulate(problem, rule, sampler, *, steps, trajectories, seed=0, record_ever
             raise ValueError(f"chunk_size applies only to backend 'array', 'cupy' or 'auto', "
                              f"not {backend!r}")
         chunk_size = _validate.positive_int("chunk_size", chunk_size)
+    if backend == "exact":
+        if track_sharpness:
+            raise ValueError("track_sharpness applies to the trajectory backends, not 'exact'")
+        from .exact import simulate_exact
+        return simulate_exact(problem, rule, sampler, steps=steps, trajectories=trajectories,
+                              seed=seed, record_every=record_every, x0=x0,
+                              track_iterates=bool(track_iterates))
     auto_note = None
     if backend == "auto":
         backend, auto_note = choose_auto()

@@ -19,6 +19,7 @@ from .sgd import sgd_pl, sgd_nonconvex
 from .unified_sam import unified_sam_pl, unified_sam_pl_decreasing, unified_sam_nonconvex
 from .adasam import adasam_rate, adasam_rate_published
 from .rst import rst_bound, rst_bound_published
+from .stationary import Stationary, stationary
 from .stability import (gd_threshold, usam_threshold, sam_threshold, stable_sam_threshold, sam_cycle,
                         sam_edge, msam_cycle, steps_needed)
 
@@ -42,4 +43,5 @@ __all__ = ["ANY", "catalogue", "symbols", "check", "values", "Theorem", "Quantit
            "VERDICTS", "SYMBOLS", "batch_smoothness", "gradient_bounds", "rule_is", "sampler_is",
            "full_batch", "tuned", "SamplingConstants", "sampling_constants", "component_lower_bounds",
            "components_convex", "enumerate_sampling", "exact_second_moment", "exact_moments",
-           "check_inequalities", "steps_needed"] + [f.__name__ for f in _FACTORIES]
+           "check_inequalities", "steps_needed", "Stationary", "stationary"] + [
+               f.__name__ for f in _FACTORIES]

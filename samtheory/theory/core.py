@@ -34,6 +34,7 @@ import sympy as sp
 from .. import _validate, verdicts
 from .._core.codes import WITH_REPLACEMENT, TAU_NICE, INDEPENDENT, LOGISTIC, NONE, SINE, RATIONAL
 from ..problems.base import FiniteSum
+from ..engine.exact import refusal as exact_refusal
 from ..rules import Rule
 from ..sampling import Sampler
 from .constants import sampling_constants
@@ -381,6 +382,7 @@ class CheckResult:
 
     "holds" means *not rejected at level α* (``level``): the sample gives no evidence against
     the bound; "violated" means rejected at level α; "inconclusive" says why it cannot decide.
+    ``exact``: the value is the exact expectation (``engine.exact``), with no sampling error.
     """
     theorem: str
     quantity: str
@@ -398,6 +400,7 @@ class CheckResult:
     level: float = verdicts.LEVEL
     p_value: float = math.nan
     floor: float = 0.0
+    exact: bool = False
 
     @property
     def ratio(self):
@@ -407,10 +410,11 @@ class CheckResult:
         return self.bound / self.empirical
 
     def __str__(self):
-        return (f"{self.theorem}: {self.quantity} = {self.empirical:.6g} "
-                f"[{self.ci_low:.6g}, {self.ci_high:.6g}] ({self.confidence:.0%} CI, "
-                f"{self.trajectories} trajectories), bound {self.bound:.6g}, ratio {self.ratio:.3g}: "
-                f"{self.verdict_words}" + (f" ({self.note})" if self.note else ""))
+        spread = ("" if self.exact else f" [{self.ci_low:.6g}, {self.ci_high:.6g}] "
+                  f"({self.confidence:.0%} CI, {self.trajectories} trajectories)")
+        return (f"{self.theorem}: {self.quantity} = {self.empirical:.6g}{spread}, bound "
+                f"{self.bound:.6g}, ratio {self.ratio:.3g}: {self.verdict_words}"
+                + (f" ({self.note})" if self.note else ""))
 
     @property
     def verdict_words(self):
@@ -422,7 +426,22 @@ class CheckResult:
         return self.verdict
 
 
-def check(theorem, *, problem, rule, sampler, steps, trajectories=1000, seed=0, level=verdicts.LEVEL):
+def _exact_run(quantity, problem, rule, sampler, steps, exact):
+    """Whether ``check`` measures the exact expectation: ``exact`` True (else ConditionError
+    naming why not), False, or "auto": wherever the quantity and the configuration qualify."""
+    if exact not in (True, False, "auto"):
+        raise ValueError(f"exact must be True, False or 'auto', got {exact!r}")
+    if exact is False:
+        return False
+    why = (exact_refusal(problem, rule, sampler, steps) if quantity.exact_capable
+           else f"the quantity {quantity.symbol} has no exact expectation")
+    if why is not None and exact is True:
+        raise ConditionError(f"exact=True: {why}")
+    return why is None
+
+
+def check(theorem, *, problem, rule, sampler, steps, trajectories=1000, seed=0, level=verdicts.LEVEL,
+          exact="auto"):
     """Hold a simulation of this configuration against ``theorem``.
 
     Verifies the requirements and conditions first (ConditionError names the first
@@ -433,6 +452,12 @@ def check(theorem, *, problem, rule, sampler, steps, trajectories=1000, seed=0, 
     (nothing more), "inconclusive" when the estimate cannot decide (heavy tail, transient).
     The interval reported is the two-sided (1 − 2·level) one, whose lower end is the
     one-sided limit the test uses. "equal" theorems are decided on their relative tolerance.
+
+    ``exact``: "auto" (default) measures the exact expectation (``engine.exact``, no sampling
+    error: the verdict is decided by the bound plus the round-off floor alone, and the result
+    says "exact expectation") wherever the quantity and the configuration qualify — affine
+    rules on quadratic finite sums — and simulates ``trajectories`` runs elsewhere; True
+    requires it (ConditionError naming why not); False always simulates.
     """
     _validate.instance("theorem", theorem, Theorem, "a samtheory.theory.Theorem")
     trajectories = _validate.positive_int("trajectories", trajectories)
@@ -444,8 +469,10 @@ def check(theorem, *, problem, rule, sampler, steps, trajectories=1000, seed=0, 
         raise ConditionError(f"{theorem.name}: condition {failing[0]}")
     bound = theorem.bound_value(numbers, schedules)
     confidence = 1.0 - 2.0 * level
+    exact = _exact_run(theorem.quantity, problem, rule, sampler, steps, exact)
     m = theorem.quantity.measure(problem, rule, sampler, steps=steps, trajectories=trajectories,
-                                 seed=seed, confidence=confidence, numbers=numbers)
+                                 seed=seed, confidence=confidence, numbers=numbers,
+                                 **({"exact": True} if exact else {}))
     if theorem.kind == "equal":
         floor = float(_subs(theorem.tolerance, numbers)) * abs(bound)
         decision = verdicts.decide(m.value, m.stderr, bound, side="equal", df=m.df, floor=floor,
@@ -456,8 +483,9 @@ def check(theorem, *, problem, rule, sampler, steps, trajectories=1000, seed=0, 
                                    level=level, diverged=m.n_diverged, inconclusive=m.inconclusive)
     note = "; ".join(text for text in (m.note, "" if m.n_diverged else decision.note) if text)
     return CheckResult(theorem.name, theorem.quantity.symbol, decision.verdict, m.value, m.ci_low,
-                       m.ci_high, bound, confidence, trajectories, m.n_diverged, tuple(reports), numbers,
-                       note, level=level, p_value=decision.p_value, floor=floor)
+                       m.ci_high, bound, confidence, 1 if exact else trajectories, m.n_diverged,
+                       tuple(reports), numbers, note, level=level, p_value=decision.p_value,
+                       floor=floor, exact=exact)
 
 
 def tuned(theorem, make_rule, problem, sampler, steps, name="gamma", fraction=1.0, cap=None):

@@ -35,19 +35,38 @@ def deterministic(problem, rule, sampler):
     return coin_free and full_batch().failure(problem, rule, sampler) is None
 
 
-def _mean_measurement(samples, diverged, level, exact=False):
+EXACT = "exact expectation"
+
+
+def _sampling_free(problem, rule, sampler, exact):
+    """Why a measurement has no sampling error: ``EXACT`` (the exact backend's expectation),
+    "deterministic configuration" (``deterministic``), or "" (a Monte Carlo mean)."""
+    if exact:
+        return EXACT
+    return "deterministic configuration" if deterministic(problem, rule, sampler) else ""
+
+
+def _simulate(problem, rule, sampler, exact, *, trajectories, **options):
+    """``simulate`` over ``trajectories``, or with ``exact`` the exact backend's one row."""
+    if exact:
+        return simulate(problem, rule, sampler, trajectories=1, backend="exact", **options)
+    return simulate(problem, rule, sampler, trajectories=trajectories, **options)
+
+
+def _mean_measurement(samples, diverged, level, sampling_free=""):
     """The mean of the finite entries with its (1 − 2·level) Student-t interval, the count of
-    diverged trajectories, and the heavy-tail diagnostic (``verdicts.heavy_tail``). ``exact``:
-    the configuration is ``deterministic``, so the value has no sampling error at all."""
+    diverged trajectories, and the heavy-tail diagnostic (``verdicts.heavy_tail``).
+    ``sampling_free`` (``_sampling_free``) says why the value has no sampling error at all."""
     samples = np.asarray(samples, dtype=float)
     n_div = int(np.count_nonzero(diverged))
     if n_div:
+        why = ("the exact moments diverged" if sampling_free == EXACT
+               else f"{n_div} of {samples.size} trajectories diverged")
         return Measurement(math.inf, math.inf, math.inf, samples.size - n_div, n_div,
-                           f"{n_div} of {samples.size} trajectories diverged: the expectation is infinite",
-                           stderr=math.inf)
-    if exact:
+                           f"{why}: the expectation is infinite", stderr=math.inf)
+    if sampling_free:
         value = float(samples.mean())
-        return Measurement(value, value, value, samples.size, 0, "deterministic configuration", stderr=0.0)
+        return Measurement(value, value, value, samples.size, 0, sampling_free, stderr=0.0)
     estimate = verdicts.sample_mean(samples)
     low, high = estimate.interval(level)
     note = "one trajectory: no interval" if samples.size == 1 else ""
@@ -71,9 +90,12 @@ def _roundoff(problem):
 
 class Quantity:
     r"""What a theorem bounds, how to measure it on a configuration, what it needs of the
-    problem (``requirement``) and the precision of its computed value (``floor``)."""
+    problem (``requirement``) and the precision of its computed value (``floor``).
+    ``exact_capable``: ``measure`` also takes ``exact=True``, the expectation computed by the
+    exact backend (``engine.exact``) where the configuration qualifies."""
     name = "quantity"
     symbol = ""
+    exact_capable = False
 
     def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
         raise NotImplementedError  # pragma: no cover - interface
@@ -94,6 +116,7 @@ class Quantity:
 class FinalMetric(Quantity):
     """E[metric at t = T]: ``loss_gap`` (f(x_T) − f*) or ``dist_sq`` (‖x_T − x*‖²)."""
     metric: str = "loss_gap"
+    exact_capable = True
 
     @property
     def symbol(self):
@@ -125,11 +148,12 @@ class FinalMetric(Quantity):
         cancellation = 0.0 if problem.exact_gap else cu * (abs(problem.f_star) + problem.L * s * s)
         return (cu * problem.L * s) ** 2 / (2 * mu_value) + cancellation
 
-    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
-        out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
-                       record_every=steps)
+    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers,
+                exact=False):
+        out = _simulate(problem, rule, sampler, exact, steps=steps, trajectories=trajectories,
+                        seed=seed, record_every=steps)
         return _mean_measurement(out.metrics[self.metric][:, -1], out.diverged, (1 - confidence) / 2,
-                                 deterministic(problem, rule, sampler))
+                                 _sampling_free(problem, rule, sampler, exact))
 
 
 @dataclass(frozen=True)
@@ -145,6 +169,7 @@ class AverageGradNormSq(Quantity):
                 else "Σ_t w_t E‖∇f(x_t)‖² / Σ_t w_t, w_t = q^{−(t+1)}")
 
     name = "average squared gradient norm"
+    exact_capable = True
 
     def floor(self, problem):
         r"""‖∇f‖² computed near a stationary point: the gradient's rounding error (c·u·L·s)²
@@ -152,18 +177,19 @@ class AverageGradNormSq(Quantity):
         cu, s = _roundoff(problem)
         return (cu * problem.L * s) ** 2 + cu * (problem.L * s) ** 2
 
-    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers):
+    def measure(self, problem, rule, sampler, *, steps, trajectories, seed, confidence, numbers,
+                exact=False):
         q = float(_subs(self.ratio, numbers)) if self.ratio != 1 else 1.0
+        sampling_free = _sampling_free(problem, rule, sampler, exact)
         if q == 1.0:
-            out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
-                           record_every=steps, track_iterates=True)
+            out = _simulate(problem, rule, sampler, exact, steps=steps, trajectories=trajectories,
+                            seed=seed, record_every=steps, track_iterates=True)
             return _mean_measurement(out.metrics["avg_grad_norm_sq"][:, -1], out.diverged,
-                                     (1 - confidence) / 2, deterministic(problem, rule, sampler))
-        out = simulate(problem, rule, sampler, steps=steps, trajectories=trajectories, seed=seed,
-                       record_every=1)
+                                     (1 - confidence) / 2, sampling_free)
+        out = _simulate(problem, rule, sampler, exact, steps=steps, trajectories=trajectories,
+                        seed=seed, record_every=1)
         # w_t ∝ q^{−t}, normalised in logs so a large q^T does not overflow
         log_w = -np.arange(steps) * math.log(q)
         w = np.exp(log_w - log_w.max())
         per_trajectory = out.metrics["grad_norm_sq"][:, :steps] @ (w / w.sum())
-        return _mean_measurement(per_trajectory, out.diverged, (1 - confidence) / 2,
-                                 deterministic(problem, rule, sampler))
+        return _mean_measurement(per_trajectory, out.diverged, (1 - confidence) / 2, sampling_free)
