@@ -46,6 +46,14 @@ stated; λ ∈ {0, ¼, ½, ¾, 1}; every run starts at the problem's x_0.
     method converges to x*; x_T is recorded at a geometric set of horizons T (runs with
     one seed share their first steps, so x_T of a shorter run is the iterate of a
     longer one).
+(f) Exact expectations (``backend="exact"``, docs/exact.md) of the λ = 0 runs of (a) on the
+    two least-squares problems, where USAM is affine in the state: the Monte Carlo mean at T
+    beside the exact E[f(x_T) − f*] (info: the engine's agreement with it is tested in
+    tests/test_exact.py with 20 000 trajectories); the exact stationary E[f − f*]
+    (``theory.stationary``) against the theorem's 2N/μ and beside the Monte Carlo plateau;
+    and the tuned γ against
+    the exact mean-square stability edge of the same rule and sampler (how much of the
+    stable range the theorem's step conditions admit).
 
 Samplers, named in every row's configuration: (a), (b) τ-nice (without replacement); (c)
 τ-nice, "uniform" = one uniform index (with and without replacement coincide at b = 1) and
@@ -70,6 +78,7 @@ from .base import Claim, StudyResult, check_values, checked, decided_claim, prep
 NAME = "unified_sam"
 TITLE = "Unified SAM: linear convergence to a neighbourhood on PL problems"
 SOURCE = "derived (setting of Oikonomou & Loizou 2025)"
+SOURCE_EXACT = "exact expectations (docs/exact.md)"
 AUTHORS = "Oikonomou & Loizou 2025, experiment code"
 CONFIG = {
     "quick": dict(steps=1500, trajectories=200, record_every=10, bias_steps=4000, n_boot=500,
@@ -263,6 +272,19 @@ def authors_point(sampler, lam, steps, trajectories, record_every, seed):
     return {"run": out}
 
 
+def exact_point(problem, lam, steps, record_every):
+    """(f): the exact expectation ``loss_gap`` at the ``record_steps`` of the tuned rule of
+    ``lambda_point`` (λ = ``lam``), its stationary limit ``limit`` and the mean-square
+    stability edge ``edge`` in γ (``theory.stationary``)."""
+    theorem, chosen, sampler = theory.unified_sam_pl(), PROBLEMS[problem](), TauNice(BATCH)
+    rule = tuned_rule(theorem, chosen, sampler, steps, lam)
+    out = simulate(chosen, rule, sampler, steps=steps, trajectories=1, record_every=record_every,
+                   backend="exact")
+    limit = theory.stationary(chosen, rule, sampler)
+    return {"record_steps": out.steps, "loss_gap": out.metrics["loss_gap"][0], "limit": limit.loss_gap,
+            "edge": limit.stability_edge, "gamma": rule.lr.value}
+
+
 def bias_check_point(gamma, rho, steps, trajectories, seed):
     """(e): ``theory.check`` of the decreasing-schedule theorem, reweighted importance sampling."""
     problem = PROBLEMS[INCONSISTENT]()
@@ -287,7 +309,8 @@ def bias_point(estimator, gamma, rho, T, trajectories, seed):
 
 
 TASKS = {"lambda": lambda_point, "sampler": sampler_point, "authors": authors_point,
-         "bias_check": bias_check_point, "bias": bias_point}
+         "bias_check": bias_check_point, "bias": bias_point, "exact": exact_point}
+EXACT_PROBLEMS = ("LS consistent", "LS inconsistent")   # (f): quadratic, so λ = 0 is affine
 
 
 # -- the parts of the study: points, then rows ---------------------------------------------------
@@ -319,6 +342,53 @@ def _lambda_sweep(theorem, cfg, seed, points, results):
         level = fit.plateau(out, "loss_gap").size if len(more) > 1 else None
         curves[name].append((lam, out, level, radius))
     return rows, curves
+
+
+def _exact_points(cfg):
+    """(f): λ = 0 on the least-squares problems, the horizon and records of (a)."""
+    return [dict(task="exact", problem=name, lam=0.0, steps=cfg["steps"],
+                 record_every=_record_every(cfg, cfg["steps"])) for name in EXACT_PROBLEMS]
+
+
+def _exact_rows(theorem, lambdas, lambda_values, points, values):
+    """(f) rows: Monte Carlo against the exact expectation, the exact stationary value
+    against 2N/μ and the plateau, the tuned γ against the mean-square stability edge."""
+    runs = {(p["problem"], p["lam"]): v["run"] for p, v in zip(lambdas, lambda_values)}
+    sampler, rows = TauNice(BATCH), []
+    for point, exact in zip(points, values):
+        name, problem = point["problem"], PROBLEMS[point["problem"]]()
+        out = runs[(name, point["lam"])]
+        rule = tuned_rule(theorem, problem, sampler, point["steps"], point["lam"])
+        configuration = f"{name}, " + _describe(rule, f"τ-nice b={BATCH}", point["steps"])
+        floor = theory.FinalMetric("loss_gap").floor(problem)
+        final = out.metrics["loss_gap"][:, -1]
+        rows.append(_beside("Monte Carlo E[f(x_T) − f*] beside the exact expectation", configuration,
+                            float(final.mean()), float(final.std(ddof=1) / np.sqrt(final.size)),
+                            float(exact["loss_gap"][-1]), final.size))
+        radius = neighbourhood(theorem, problem, rule, sampler, point["steps"])
+        rows.append(decided_claim("exact stationary E[f − f*] ≤ 2N/μ", SOURCE_EXACT, configuration,
+                                  float(exact["limit"]), 0.0, radius, floor=floor,
+                                  note="limit of the exact moment recursion (theory.stationary)"))
+        if radius > ROUNDING * problem.loss_gap(problem.x0):
+            level = fit.plateau(out, "loss_gap")
+            rows.append(_beside(f"Monte Carlo plateau (t ≥ {level.tail_steps[0]}) beside the exact stationary "
+                                "E[f − f*]", configuration, level.size.estimate, level.size.stderr,
+                                float(exact["limit"]), final.size))
+        rows.append(decided_claim("tuned γ ≤ exact mean-square stability edge", SOURCE_EXACT, configuration,
+                                  float(exact["gamma"]), 0.0, float(exact["edge"]),
+                                  note=f"the theorem's conditions admit {exact['gamma'] / exact['edge']:.3g} "
+                                       "of the stable step range"))
+    return rows
+
+
+def _beside(text, configuration, mean, stderr, exact, trajectories):
+    """An info row: a Monte Carlo estimate with its interval, the exact value in the bound column.
+    Not a test: f − f* is right-skewed, so a mean over a few hundred trajectories falls below
+    the expectation more often than the t interval says."""
+    half = verdicts.quantile(verdicts.LEVEL, trajectories - 1) * stderr
+    return Claim(claim=text, source=SOURCE_EXACT, configuration=configuration, empirical=mean, ci_low=mean - half,
+                 ci_high=mean + half, bound=exact, verdict="info", kind="info",
+                 note=f"{trajectories} trajectories; (estimate − exact)/stderr = {(mean - exact) / stderr:+.2f}")
 
 
 def _sampler_points(cfg, seed, first):
@@ -429,7 +499,7 @@ def units(size):
     cfg = CONFIG[size]
     horizons = np.unique(np.geomspace(16, cfg["bias_steps"], 10).astype(int)).size
     return (len(PROBLEMS) * len(LAMBDAS) + len(SAMPLER_BATCHES) + 2 + len(LAMBDAS) * len(AUTHORS_SAMPLERS)
-            + 1 + len(BIAS_ESTIMATORS) * horizons)
+            + 1 + len(BIAS_ESTIMATORS) * horizons + len(EXACT_PROBLEMS))
 
 
 def run(size="quick", outdir=".", seed=0, progress=None, store=None, executor=None):
@@ -442,15 +512,19 @@ def run(size="quick", outdir=".", seed=0, progress=None, store=None, executor=No
     samplers = _sampler_points(cfg, seed, len(lambdas))
     authors = _authors_points(cfg, seed, len(lambdas) + len(samplers))
     bias = _bias_points(cfg, seed, len(lambdas) + len(samplers) + len(LAMBDAS))
+    exact = _exact_points(cfg)
     # the longest runs first
-    authors_values, lambda_values, sampler_values, bias_values = compute(authors, lambdas, samplers, bias)
+    authors_values, lambda_values, sampler_values, bias_values, exact_values = compute(
+        authors, lambdas, samplers, bias, exact)
     sweep, curves = _lambda_sweep(theorem, cfg, seed, lambdas, lambda_values)
     sampling_rows, sampling_curves = _sampler_sweep(theorem, cfg, seed, sampler_values)
     authors_rows, authors_points = _authors_sweep(theorem, cfg, seed, authors, authors_values)
     bias_rows, bias_data = _bias_study(bias, bias_values)
-    figures = [_convergence_figure(outdir, curves), _plateau_figure(outdir, curves, authors_points),
+    exact_rows = _exact_rows(theorem, lambdas, lambda_values, exact, exact_values)
+    exact_curves = {p["problem"]: v for p, v in zip(exact, exact_values)}
+    figures = [_convergence_figure(outdir, curves, exact_curves), _plateau_figure(outdir, curves, authors_points),
                _sampling_figure(outdir, sampling_curves), _bias_figure(outdir, bias_data)]
-    return StudyResult(NAME, TITLE, sweep + sampling_rows + authors_rows + bias_rows, figures,
+    return StudyResult(NAME, TITLE, sweep + sampling_rows + authors_rows + bias_rows + exact_rows, figures,
                        time.perf_counter() - start)
 
 
@@ -460,11 +534,15 @@ def _normalised(out):
     return out.metrics["loss_gap"] / out.metrics["loss_gap"][:, :1]
 
 
-def _convergence_figure(outdir, curves):
+def _convergence_figure(outdir, curves, exact_curves):
     fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.6), sharey=True)
     for ax, (name, runs) in zip(np.atleast_1d(axes), curves.items()):
         for lam, out, _, _ in runs:
             mean_band(ax, out.steps, _normalised(out), label=f"λ={lam:g}", log_floor=1e-3)
+        if name in exact_curves:
+            exact = exact_curves[name]
+            ax.plot(exact["record_steps"], exact["loss_gap"] / exact["loss_gap"][0], "k--", lw=1,
+                    label="λ=0 exact")
         ax.set(yscale="log", xlabel="step t", title=name)
         ax.legend(fontsize=7)
     np.atleast_1d(axes)[0].set_ylabel(r"$(f(x_t) - f^*)/(f(x_0) - f^*)$")
