@@ -244,10 +244,12 @@ def test_a_kind_key_follows_the_functions_source():
     other = st.problems.Custom(ls_value, wrong_gradient, (LS.A, LS.y), n=LS.n, d=LS.d, x0=LS.x0)
     assert other.kind != CUSTOM.kind
     assert kinds.kernel_for(again) is kinds.kernel_for(CUSTOM)
-    assert kinds.kernel_for(LS) is kernel.run
+    assert kinds.kernel_for(LS) is kinds.kernel_for(st.problems.random_logistic(8, 3))
+    assert kinds.kernel_for(LS) is not kinds.kernel_for(CUSTOM)
 
 
 def test_generated_kernel_is_the_engine_kernel_with_the_kind_bound():
+    assert kinds.BINDING in kinds.kernel_source(LS)      # the generalised linear kind: as written
     text = kinds.kernel_source(CUSTOM)
     assert kinds.BINDING not in text and "def run(P, S, R, C, O, X):" in text
     assert f'_kind_functions("{CUSTOM.kind}")' in text

@@ -3,12 +3,12 @@
 The rule and the sampler arrive as numbers and arrays (``engine.args``), so one
 compilation serves every rule and sampler. The problem arrives as data plus four
 operations (``batch_gradient``, ``objective``, ``hessian_vector``, ``balance``; the
-protocol is in ``engine.glm``). This module binds them to the generalised linear kind
-(``engine.glm``) and is that kind's kernel, compiled once for every ``FiniteSum`` and
-cached on disk. For any other kind ``engine.kinds`` compiles this same source with the
-binding line below replaced by that kind's operations (``engine.per_sample``), in a
-generated module cached on disk under a key of the kind's source code: a new objective
-needs no change here.
+protocol is in ``engine.glm``). The binding line below takes them from the generalised
+linear kind (``engine.glm``). ``engine.kinds`` compiles this source once per problem kind,
+as written for every ``FiniteSum`` and with that line replaced by a Custom kind's
+operations (``engine.per_sample``) otherwise, in generated modules cached on disk under a
+key that covers every source they call into (so an edit of ``engine.glm`` is never hidden
+by a stale cache): a new objective needs no change here.
 
 Trajectories are the parallel axis; each owns its random streams (``_core.rng``), so
 the numbers do not depend on the thread count. Absolute imports: the source is also

@@ -30,7 +30,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ..engine.kernel import GUARD
+from ..engine.args import GUARD
 from ..engine.simulate import simulate
 from ..problems import Quadratic
 from ..rules import SGD, USAM, SAM, StableSAM, MSAM
