@@ -8,7 +8,7 @@ from .._core.rng import uniform
 FASTMATH = {"reassoc", "contract", "nsz"}
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, fastmath=FASTMATH)
 def draw_batch(S, n, key, step, idx, w):
     """Fill idx/w with the minibatch of ``step`` for the sampler ``S`` (``args.SamplerArgs``);
     return its size (the rules are in the ``sampling`` docstring)."""

@@ -13,7 +13,7 @@ from numba import njit
 from samtheory.engine.args import FASTMATH
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, fastmath=FASTMATH)
 def batch_gradient(P, x, idx, w, count, out, scratch):
     """out = Σ_k w_k ∇f_{idx_k}(x), one ``sample_gradient`` call per draw."""
     d = x.shape[0]
