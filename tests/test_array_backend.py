@@ -206,6 +206,16 @@ def test_outputs_too_large_for_the_host_are_refused_up_front():
                     record_every=1, backend="array")
 
 
+def _gpu_reason():
+    cupy, description = vectorised.probe_cupy()
+    return None if cupy is not None else description
+
+
+# Hardware guard only: backend='array' runs the same code on NumPy in every test.
+GPU_ONLY = pytest.mark.skipif(_gpu_reason() is not None,
+                              reason=f"needs CuPy and a GPU: {_gpu_reason()}")
+
+
 # -- Custom problems: the landscape families -----------------------------------------
 
 FAMILIES = {
@@ -225,15 +235,30 @@ def _compiled_twin(problem):
                               f_inf=problem.f_inf)
 
 
-@pytest.mark.parametrize("backend", ["array", "cupy"])
-@pytest.mark.parametrize("sampler", [WithReplacement(2), Independent(0.5)],
-                         ids=["with_replacement", "independent"])
-@pytest.mark.parametrize("rule", [SGD(0.05), SAM(0.05, 0.1)], ids=["SGD", "SAM"])
-@pytest.mark.parametrize("name", list(FAMILIES))
-def test_families_agree_with_the_reference(name, rule, sampler, backend):
-    if backend == "cupy" and _gpu_reason() is not None:
-        pytest.skip(f"needs CuPy and a GPU (hardware guard; backend='array' runs the same "
-                    f"code on NumPy): {_gpu_reason()}")
+FAMILY_CASES = [pytest.mark.parametrize("sampler", [WithReplacement(2), Independent(0.5)],
+                                        ids=["with_replacement", "independent"]),
+                pytest.mark.parametrize("rule", [SGD(0.05), SAM(0.05, 0.1)], ids=["SGD", "SAM"]),
+                pytest.mark.parametrize("name", list(FAMILIES))]
+
+
+def _cases(test):
+    for mark in FAMILY_CASES:
+        test = mark(test)
+    return test
+
+
+@_cases
+def test_families_agree_with_the_reference(name, rule, sampler):
+    _family_agrees_with_the_reference(name, rule, sampler, "array")
+
+
+@GPU_ONLY
+@_cases
+def test_families_on_cupy_agree_with_the_reference(name, rule, sampler):
+    _family_agrees_with_the_reference(name, rule, sampler, "cupy")
+
+
+def _family_agrees_with_the_reference(name, rule, sampler, backend):
     problem = FAMILIES[name]()
     array = st.simulate(problem, rule, sampler, backend=backend, **FAMILY_RUN)
     ref = st.simulate(_compiled_twin(problem), rule, sampler, backend="reference", **FAMILY_RUN)
@@ -380,14 +405,7 @@ def test_auto_picks_cupy_when_a_gpu_answers(monkeypatch):
 
 # -- on a GPU ------------------------------------------------------------------------------
 
-def _gpu_reason():
-    cupy, description = vectorised.probe_cupy()
-    return None if cupy is not None else description
-
-
-@pytest.mark.skipif(_gpu_reason() is not None,
-                    reason=f"needs CuPy and a GPU (hardware guard; backend='array' runs the same "
-                           f"code on NumPy): {_gpu_reason()}")
+@GPU_ONLY
 @pytest.mark.parametrize("problem_name", ["least_squares", "logistic", "sine_least_squares"])
 def test_cupy_backend_agrees_with_numba(problem_name):
     problem = get_problem(problem_name)

@@ -358,3 +358,13 @@ def test_an_objective_replaces_the_per_sample_metrics_and_is_checked():
     with pytest.raises(ValueError, match="objective must return the mean of value .* off by 0.0"):
         st.problems.Custom(ls_value, ls_gradient, (LS.A, LS.y), n=LS.n, d=LS.d, x0=LS.x0,
                            objective=off_objective)
+
+
+def test_cache_directory_is_configurable_and_falls_back_when_unwritable(tmp_path, monkeypatch):
+    monkeypatch.setenv(kinds.CACHE_ENV, str(tmp_path / "kernels"))
+    assert kinds.cache_directory() == tmp_path / "kernels" and (tmp_path / "kernels").is_dir()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(kinds.CACHE_ENV, str(blocker / "kernels"))   # cannot be created
+    fallback = kinds.cache_directory()
+    assert fallback.name.startswith("samtheory-kernels-") and os.access(fallback, os.W_OK)

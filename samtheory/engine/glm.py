@@ -34,16 +34,7 @@ def batch_gradient(P, x, idx, w, count, out, scratch):
     k = 0
     while k + 4 <= count:
         a0, a1, a2, a3 = A[idx[k]], A[idx[k + 1]], A[idx[k + 2]], A[idx[k + 3]]
-        u0 = 0.0
-        u1 = 0.0
-        u2 = 0.0
-        u3 = 0.0
-        for j in range(d):
-            xj = x[j]
-            u0 += a0[j] * xj
-            u1 += a1[j] * xj
-            u2 += a2[j] * xj
-            u3 += a3[j] * xj
+        u0, u1, u2, u3 = _dot4(a0, a1, a2, a3, x)
         c0 = w[k] * _loss_slope(loss_kind, s, y, idx[k], u0)
         c1 = w[k + 1] * _loss_slope(loss_kind, s, y, idx[k + 1], u1)
         c2 = w[k + 2] * _loss_slope(loss_kind, s, y, idx[k + 2], u2)
@@ -54,10 +45,7 @@ def batch_gradient(P, x, idx, w, count, out, scratch):
         k += 4
     while k < count:
         a0 = A[idx[k]]
-        u0 = 0.0
-        for j in range(d):
-            u0 += a0[j] * x[j]
-        c0 = w[k] * _loss_slope(loss_kind, s, y, idx[k], u0)
+        c0 = w[k] * _loss_slope(loss_kind, s, y, idx[k], _dot(a0, x))
         for j in range(d):
             out[j] += c0 * a0[j]
         wsum += w[k]
@@ -67,32 +55,40 @@ def batch_gradient(P, x, idx, w, count, out, scratch):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
+def _dot4(a0, a1, a2, a3, v):
+    """(a0·v, a1·v, a2·v, a3·v): four independent dot products that share the loads of v
+    and hide each other's latency."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for j in range(v.shape[0]):
+        vj = v[j]
+        s0 += a0[j] * vj
+        s1 += a1[j] * vj
+        s2 += a2[j] * vj
+        s3 += a3[j] * vj
+    return s0, s1, s2, s3
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _dot(a, v):
+    total = 0.0
+    for j in range(v.shape[0]):
+        total += a[j] * v[j]
+    return total
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _matvec(H, v, out):
-    """out = H v, four rows at a time (independent dot products sharing the loads of v)."""
+    """out = H v, four rows at a time (``_dot4``)."""
     d = v.shape[0]
     a = 0
     while a + 4 <= d:
-        h0, h1, h2, h3 = H[a], H[a + 1], H[a + 2], H[a + 3]
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
-        for b in range(d):
-            vb = v[b]
-            s0 += h0[b] * vb
-            s1 += h1[b] * vb
-            s2 += h2[b] * vb
-            s3 += h3[b] * vb
-        out[a] = s0
-        out[a + 1] = s1
-        out[a + 2] = s2
-        out[a + 3] = s3
+        out[a], out[a + 1], out[a + 2], out[a + 3] = _dot4(H[a], H[a + 1], H[a + 2], H[a + 3], v)
         a += 4
     while a < d:
-        acc = 0.0
-        for b in range(d):
-            acc += H[a, b] * v[b]
-        out[a] = acc
+        out[a] = _dot(H[a], v)
         a += 1
 
 
