@@ -154,10 +154,7 @@ def objective(P, x, tmp, grad):
         for j in range(d):
             grad[j] = 0.0
         for i in range(n):
-            u = 0.0
-            for j in range(d):
-                u += A[i, j] * x[j]
-            m = -y[i] * u
+            m = -y[i] * _dot(A[i], x)
             f += max(m, 0.0) + math.log1p(math.exp(-abs(m)))
             coef = -y[i] / (1.0 + math.exp(-m)) / n
             for j in range(d):
@@ -181,16 +178,11 @@ def hessian_vector(P, x, v, out, tmp):
     for j in range(d):
         out[j] = 0.0
     for i in range(n):
-        av = 0.0
-        for j in range(d):
-            av += A[i, j] * v[j]
+        av = _dot(A[i], v)
         if P.loss_kind == SQUARED:
             curvature = P.s[i]
         else:
-            u = 0.0
-            for j in range(d):
-                u += A[i, j] * x[j]
-            sigma = 1.0 / (1.0 + math.exp(-P.y[i] * u))
+            sigma = 1.0 / (1.0 + math.exp(-P.y[i] * _dot(A[i], x)))
             curvature = sigma * (1.0 - sigma)
         coef = curvature * av / n
         for j in range(d):
